@@ -1,0 +1,91 @@
+"""create_app(settings): the one place that wires the service together."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from triage.auth.api import router as auth_router
+from triage.config import Settings, get_settings
+from triage.db import make_engine, make_session_factory
+from triage.deps import Clock, system_clock
+from triage.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from triage.providers.api import router as providers_router
+from triage.referrals.api import router as referrals_router
+from triage.referrals.events import BodyInvalid
+
+STATUS_OF: list[tuple[type[DomainError], int]] = [
+    (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    app = FastAPI(
+        title="Victim referral triage and routing",
+        version="0.1.0",
+        description="Referrals from the Victim & Witness Triage Unit to CORE providers.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = clock
+    for router in (auth_router, referrals_router, providers_router):
+        app.include_router(router)
+    _add_error_handlers(app)
+    _add_health_routes(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    def domain_error(request: Request, error: DomainError) -> JSONResponse:
+        if isinstance(error, InvalidInput):
+            return _unprocessable(
+                [{"loc": list(error.field), "msg": error.message, "type": "value_error"}]
+            )
+        code = next(c for kind, c in STATUS_OF if isinstance(error, kind))
+        detail: Any = error.message
+        if isinstance(error, Conflict):
+            detail = {"message": error.message, **error.detail}
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return JSONResponse({"detail": detail}, status_code=code, headers=headers)
+
+    @app.exception_handler(BodyInvalid)
+    def body_invalid(request: Request, error: BodyInvalid) -> JSONResponse:
+        return _unprocessable(
+            [{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors]
+        )
+
+
+def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(
+        {"detail": jsonable_encoder(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+def _add_health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            with app.state.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # any failure to reach the database means not ready
+            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
+        return JSONResponse({"status": "ok"})

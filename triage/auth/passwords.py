@@ -1,0 +1,32 @@
+"""Password and token hashing: argon2 for passwords, SHA-256 for random bearer tokens."""
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+# Checked against when the username is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    """An opaque bearer token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    # A token is random and long, so a fast hash is enough (unlike a password).
+    return hashlib.sha256(token.encode()).hexdigest()

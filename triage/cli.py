@@ -1,0 +1,130 @@
+"""The `triage` command line (Typer). Every command reads TRIAGE_DATABASE_URL."""
+
+import getpass
+import os
+import secrets
+from datetime import UTC, datetime
+
+import typer
+
+from triage.auth import service as auth_service
+from triage.auth.models import User
+from triage.config import get_settings
+from triage.db import make_engine, make_session_factory, transaction
+from triage.errors import InvalidInput
+from triage.lifecycle.codes import Role
+from triage.migrations import upgrade
+from triage.providers import service as provider_service
+
+app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+DEMO_USERS = [
+    ("demo-triage", Role.triage, None),
+    ("demo-provider", Role.provider, "core-general"),
+    ("demo-commissioner", Role.commissioner, None),
+    ("demo-admin", Role.admin, None),
+    ("demo-intake", Role.intake, None),
+]
+
+
+def _session_factory():  # type: ignore[no-untyped-def]
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
+    """Serve the API (one process; run more behind a load balancer to scale)."""
+    import uvicorn
+
+    from triage.app import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the Alembic migrations up to REVISION (default: the latest)."""
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Role = typer.Option(..., "--role", help="triage, provider, commissioner, admin, intake"),
+    provider: str | None = typer.Option(None, "--provider", help="provider code (provider role)"),
+) -> None:
+    """Add a user; the password comes from TRIAGE_PASSWORD or a prompt."""
+    password = os.environ.get("TRIAGE_PASSWORD") or getpass.getpass(f"password for {name}: ")
+    try:
+        with transaction(_session_factory()) as session:
+            auth_service.add_user(
+                session,
+                username=name,
+                password=password,
+                role=role,
+                provider_code=provider,
+                now=datetime.now(UTC),
+            )
+    except InvalidInput as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"added {role.value} user {name}")
+
+
+@app.command()
+def demo(
+    referrals: int = typer.Option(0, "--referrals", min=0, help="synthetic referrals to add"),
+    no_users: bool = typer.Option(False, "--no-users", help="do not add the demo users"),
+) -> None:
+    """Load the demo area's providers, one user per role, and synthetic referrals."""
+    from triage.demo import add_demo_referrals
+
+    settings = get_settings()
+    factory = _session_factory()
+    now = datetime.now(UTC)
+    path = settings.rules_dir / settings.rule_set / "providers.toml"
+    with transaction(factory) as session:
+        report = provider_service.load_directory(session, path=path, now=now)
+    typer.echo(
+        f"providers from {path.name}: {len(report.added)} added, "
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
+    )
+    if not no_users:
+        _add_demo_users(factory, now)
+    if referrals:
+        added = add_demo_referrals(factory, settings=settings, count=referrals)
+        typer.echo(f"demo referrals: {added} added ({referrals - added} were already there)")
+
+
+def _add_demo_users(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    shared = os.environ.get("TRIAGE_PASSWORD")
+    lines = []
+    with transaction(factory) as session:
+        for username, role, provider in DEMO_USERS:
+            if session.query(User.id).filter(User.username == username).first():
+                lines.append(f"  {username:<18} {role.value:<13} (exists; password unchanged)")
+                continue
+            password = shared or secrets.token_urlsafe(12)
+            auth_service.add_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                provider_code=provider,
+                now=now,
+            )
+            lines.append(f"  {username:<18} {role.value:<13} {password}")
+    typer.echo("demo users (passwords are shown once; keep them):")
+    typer.echo("\n".join(lines))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,30 @@
+"""Settings, read from the environment (prefix TRIAGE_) by pydantic-settings."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'triage.db'}"
+    # Rule data: the area's rule set under routing_rules/ (DESIGN 7).
+    rules_dir: Path = PROJECT_ROOT / "routing_rules"
+    rule_set: str = "derbyshire"
+    token_hours: float = 8.0
+    # `close` with `uncontactable` needs this many attempts, on at least two days.
+    min_contact_attempts: int = 3
+    # How long a provider has to answer an offer when its directory entry does not say.
+    respond_by_hours: int = 72
+    timezone: str = "Europe/London"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

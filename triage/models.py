@@ -1,0 +1,20 @@
+"""Every ORM model, imported once so the metadata is whole (Alembic, tests)."""
+
+from triage.assessment.models import Assessment
+from triage.audit.models import AuditEvent
+from triage.auth.models import Token, User
+from triage.db import Base
+from triage.providers.models import Provider
+from triage.referrals.models import ContactAttempt, Offer, Referral
+
+__all__ = [
+    "Assessment",
+    "AuditEvent",
+    "Base",
+    "ContactAttempt",
+    "Offer",
+    "Provider",
+    "Referral",
+    "Token",
+    "User",
+]

@@ -1,0 +1,209 @@
+"""HTTP routes of the referrals domain: translate requests into service calls, nothing more."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from triage.assessment import service as assessment_service
+from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
+from triage.auth.deps import Creator, TriageOnly, TriageOrProvider
+from triage.deps import AppSettings, DbSession, Now
+from triage.lifecycle.codes import CrimeType, Event, Role, State
+from triage.referrals import events, service
+from triage.referrals.schemas import (
+    EVENT_BODIES,
+    AuditEventRead,
+    History,
+    IntakeReceipt,
+    ReferralCreate,
+    ReferralPage,
+    ReferralRead,
+)
+from triage.referrals.views import referral_view
+
+router = APIRouter(prefix="/api/referrals", tags=["referrals"])
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReferralRead | IntakeReceipt,
+    responses={200: {"description": "the same request again: the referral it created"}},
+)
+def create_referral(
+    body: ReferralCreate,
+    response: Response,
+    caller: Creator,
+    session: DbSession,
+    now: Now,
+    settings: AppSettings,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> ReferralRead | IntakeReceipt:
+    """Log a referral. A retry with the same (source, external_ref) or key answers 200."""
+    referral, created = service.create_referral(
+        session,
+        caller=caller,
+        body=body,
+        idempotency_key=idempotency_key,
+        now=now,
+        settings=settings,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    if caller.role == Role.intake:
+        return IntakeReceipt(
+            id=referral.id,
+            reference=referral.reference,
+            state=referral.state,
+            version=referral.version,
+            allowed_events=[],
+        )
+    session.flush()
+    context = service.read_referral(
+        session, caller=caller, referral_id=referral.id, now=now, settings=settings
+    )
+    return referral_view(session, context, caller)
+
+
+@router.get("", response_model=ReferralPage)
+def list_referrals(
+    caller: TriageOrProvider,
+    session: DbSession,
+    settings: AppSettings,
+    state: State | None = None,
+    crime_type: CrimeType | None = None,
+    provider: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReferralPage:
+    """Referrals the caller may see, newest first, filtered and paged."""
+    return service.list_referrals(
+        session,
+        caller=caller,
+        state=state,
+        crime_type=crime_type,
+        provider=provider,
+        limit=limit,
+        offset=offset,
+        settings=settings,
+    )
+
+
+@router.get("/{referral_id}", response_model=ReferralRead)
+def read_referral(
+    referral_id: UUID, caller: TriageOrProvider, session: DbSession, now: Now, settings: AppSettings
+) -> ReferralRead:
+    """One referral's detail, as the caller may see it (the read is audited)."""
+    context = service.read_referral(
+        session, caller=caller, referral_id=referral_id, now=now, settings=settings
+    )
+    return referral_view(session, context, caller)
+
+
+@router.put("/{referral_id}/assessment", response_model=ReferralRead)
+def record_assessment(
+    referral_id: UUID,
+    body: AssessmentUpdate,
+    caller: TriageOnly,
+    session: DbSession,
+    now: Now,
+    settings: AppSettings,
+) -> ReferralRead:
+    """Record the needs, risk (DASH), vulnerability flags and consent."""
+    context = assessment_service.record_assessment(
+        session, caller=caller, referral_id=referral_id, body=body, now=now, settings=settings
+    )
+    return referral_view(session, context, caller)
+
+
+@router.put("/{referral_id}/consent", response_model=ReferralRead)
+def change_consent(
+    referral_id: UUID,
+    body: ConsentUpdate,
+    caller: TriageOnly,
+    session: DbSession,
+    now: Now,
+    settings: AppSettings,
+) -> ReferralRead:
+    """Give or withdraw consent to share; withdrawal withdraws an open offer."""
+    context = assessment_service.change_consent(
+        session, caller=caller, referral_id=referral_id, body=body, now=now, settings=settings
+    )
+    return referral_view(session, context, caller)
+
+
+EVENT_SCHEMAS: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"title": name, **model.model_json_schema()}
+                        for name, model in EVENT_BODIES.items()
+                        if name != Event.expire
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{referral_id}/events/{event}", response_model=ReferralRead, openapi_extra=EVENT_SCHEMAS
+)
+def fire_event(
+    referral_id: UUID,
+    event: Event,
+    caller: TriageOrProvider,
+    payload: Annotated[bytes, Depends(raw_body)],
+    session: DbSession,
+    now: Now,
+    settings: AppSettings,
+) -> ReferralRead:
+    """Fire one lifecycle event; the body carries the `version` last read."""
+    context = events.fire_event(
+        session,
+        caller=caller,
+        referral_id=referral_id,
+        event=event,
+        payload=payload,
+        now=now,
+        settings=settings,
+    )
+    return referral_view(session, context, caller)
+
+
+@router.get("/{referral_id}/history", response_model=History)
+def read_history(
+    referral_id: UUID, caller: TriageOrProvider, session: DbSession, now: Now, settings: AppSettings
+) -> History:
+    """The referral's audit timeline, oldest first."""
+    timeline = service.referral_history(
+        session, caller=caller, referral_id=referral_id, now=now, settings=settings
+    )
+    return History(
+        referral=referral_id,
+        events=[
+            AuditEventRead(
+                id=e.id,
+                at=e.at,
+                actor=e.actor_name,
+                role=e.actor_role,
+                action=e.action,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                version=e.version,
+                detail=e.detail,
+            )
+            for e in timeline
+        ],
+    )

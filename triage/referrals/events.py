@@ -1,0 +1,233 @@
+"""Firing lifecycle events: checks in the order DESIGN 4 fixes, then the change and its audit.
+
+403 (role never fires it) -> 404 (out of scope) -> 422 (body) -> 409 (stale version, not
+allowed now, a guard failed). The state change, its rows and its audit event share one
+transaction; the referral's `version` is the optimistic lock.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from triage.audit import service as audit
+from triage.auth.service import Caller
+from triage.config import Settings
+from triage.errors import Conflict, Forbidden, InvalidInput, NotFound
+from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role
+from triage.lifecycle.flow import ReferralFlow
+from triage.lifecycle.guards import describe, failed_guards
+from triage.providers import service as provider_service
+from triage.referrals import repository
+from triage.referrals.context import ReferralContext, load, provider_events
+from triage.referrals.models import ContactAttempt, Offer
+from triage.referrals.schemas import EVENT_BODIES, EventBody
+
+
+class EventRefused(Conflict):
+    """The event cannot be fired now; `failed` names why, `allowed_events` what can."""
+
+
+class BodyInvalid(Exception):
+    """The event's body failed validation; carries pydantic's errors."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        super().__init__("invalid event body")
+        self.errors = errors
+
+
+def fire_event(
+    session: Session,
+    *,
+    caller: Caller,
+    referral_id: UUID,
+    event: Event,
+    payload: bytes,
+    now: datetime,
+    settings: Settings,
+) -> ReferralContext:
+    """Fire one lifecycle event on behalf of `caller`, answering the referral after it."""
+    if event not in EVENTS_BY_ROLE.get(caller.role, frozenset()):
+        raise Forbidden(f"the {caller.role.value} role may not fire {event.value}")
+    context = load(
+        session, caller=caller, referral_id=referral_id, settings=settings, for_update=True
+    )
+    try:
+        body = EVENT_BODIES[event.value].model_validate_json(payload or b"{}")
+    except ValidationError as error:
+        raise BodyInvalid(error.errors(include_url=False)) from error
+    apply_event(session, context=context, caller=caller, event=event, body=body, now=now)
+    return context
+
+
+def apply_event(
+    session: Session,
+    *,
+    context: ReferralContext,
+    caller: Caller,
+    event: Event,
+    body: EventBody,
+    now: datetime,
+) -> None:
+    """Check version, state and guards, then change the referral (also used by sweeps)."""
+    referral = context.referral
+    fields = body.model_dump(mode="json", exclude={"version"}, exclude_none=True)
+    if body.version != referral.version:
+        refuse(context, caller, ["stale_version"])
+    facts = context.facts()
+    if caller.role == Role.provider and event not in provider_events(facts, caller.provider_code):
+        refuse(context, caller, ["not_allowed_in_state"])
+    flow = ReferralFlow(referral)
+    if event.value not in {e.id for e in flow.allowed_events}:
+        refuse(context, caller, ["not_allowed_in_state"])
+    failed = failed_guards(event, facts, fields)
+    if failed:
+        refuse(context, caller, failed)
+    _check_fields(session, context, event, fields, now)
+    before = referral.state
+    flow.send(event.value, facts=facts, fields=fields)
+    _side_effects(session, context, caller, event, fields, now)
+    referral.version = referral.version + 1
+    referral.updated_at = now
+    try:
+        session.flush()
+    except StaleDataError:
+        # The row is read FOR UPDATE, so this is a safety net, not the usual path.
+        raise EventRefused(
+            describe(["stale_version"]),
+            state=before,
+            version=body.version,
+            allowed_events=[],
+            failed=["stale_version"],
+        ) from None
+    audit.record(
+        session,
+        caller=caller,
+        action=event.value,
+        now=now,
+        referral_id=referral.id,
+        from_state=before,
+        to_state=referral.state,
+        version=referral.version,
+        detail=fields,
+    )
+    session.flush()
+    context.offers = _reload_offers(session, context)
+
+
+def refuse(context: ReferralContext, caller: Caller, failed: list[str]) -> None:
+    raise EventRefused(
+        describe(failed),
+        state=context.referral.state,
+        version=context.referral.version,
+        allowed_events=context.allowed_events(caller),
+        failed=failed,
+    )
+
+
+def _check_fields(
+    session: Session,
+    context: ReferralContext,
+    event: Event,
+    fields: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Checks of the body that need stored data or the clock (422 naming the field)."""
+    if event == Event.route and "provider" in fields:
+        try:
+            provider_service.get_provider(session, code=fields["provider"])
+        except NotFound:
+            raise InvalidInput(
+                f"unknown provider {fields['provider']!r}", field=("body", "provider")
+            ) from None
+    if event == Event.log_contact_attempt and "at" in fields:
+        at = datetime.fromisoformat(fields["at"])
+        if at > now:
+            raise InvalidInput("a contact attempt cannot be in the future", field=("body", "at"))
+        if at < context.referral.received_at - timedelta(days=1):
+            raise InvalidInput(
+                "a contact attempt cannot be before the referral was received",
+                field=("body", "at"),
+            )
+
+
+def _side_effects(
+    session: Session,
+    context: ReferralContext,
+    caller: Caller,
+    event: Event,
+    fields: dict[str, Any],
+    now: datetime,
+) -> None:
+    referral = context.referral
+    open_offer = context.open_offer[0] if context.open_offer else None
+    match event:
+        case Event.log_contact_attempt | Event.contact_made:
+            at = datetime.fromisoformat(fields["at"]) if "at" in fields else now
+            session.add(
+                ContactAttempt(
+                    referral_id=referral.id,
+                    at=at,
+                    channel=fields["channel"],
+                    outcome=fields.get("outcome"),
+                    made_contact=event == Event.contact_made,
+                    recorded_by=caller.user_id,
+                )
+            )
+        case Event.route:
+            _offer(session, context, caller, fields.get("provider") or "", now)
+        case Event.accept:
+            assert open_offer is not None
+            _answer(open_offer, OfferAnswer.accepted, caller, now)
+            referral.holder_provider_id = open_offer.provider_id
+        case Event.decline | Event.expire:
+            assert open_offer is not None
+            answer = OfferAnswer.declined if event == Event.decline else OfferAnswer.expired
+            _answer(open_offer, answer, caller, now, fields.get("reason", "no_response"))
+            open_offer.note = fields.get("note")
+        case Event.hand_back:
+            held = next(o for o, _ in reversed(context.offers) if o.answer == OfferAnswer.accepted)
+            held.handed_back_at = now
+            held.hand_back_reason = fields["reason"]
+            held.hand_back_note = fields.get("note")
+            referral.holder_provider_id = None
+        case Event.close:
+            if open_offer is not None:
+                _answer(open_offer, OfferAnswer.withdrawn, caller, now, "referral_closed")
+            referral.closure_reason = fields["reason"]
+            referral.outcomes = fields.get("outcomes")
+            referral.closed_at = now
+        case Event.consent_withdrawn:
+            assert open_offer is not None
+            _answer(open_offer, OfferAnswer.withdrawn, caller, now, "consent_withdrawn")
+
+
+def _offer(
+    session: Session, context: ReferralContext, caller: Caller, code: str, now: datetime
+) -> None:
+    provider = provider_service.get_provider(session, code=code)
+    session.add(
+        Offer(
+            referral_id=context.referral.id,
+            provider_id=provider.id,
+            offered_at=now,
+            offered_by=caller.user_id,
+            respond_by=now + timedelta(hours=provider.respond_by_hours),
+        )
+    )
+
+
+def _answer(
+    offer: Offer, answer: OfferAnswer, caller: Caller, now: datetime, reason: str | None = None
+) -> None:
+    offer.answer = answer.value
+    offer.answered_at = now
+    offer.answered_by = caller.user_id
+    offer.reason = reason
+
+
+def _reload_offers(session: Session, context: ReferralContext) -> list[tuple[Offer, str]]:
+    return repository.offers_of(session, context.referral.id)

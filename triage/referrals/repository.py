@@ -1,0 +1,156 @@
+"""Every query of the referrals domain."""
+
+from collections.abc import Sequence
+from datetime import date
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from triage.assessment.models import Assessment
+from triage.providers.models import Provider
+from triage.referrals.models import ContactAttempt, Offer, Referral
+
+
+def get(session: Session, referral_id: UUID, *, for_update: bool = False) -> Referral | None:
+    return session.get(Referral, referral_id, with_for_update=for_update or None)
+
+
+def by_source_ref(session: Session, source: str, external_ref: str) -> Referral | None:
+    return session.scalar(
+        select(Referral).where(Referral.source == source, Referral.external_ref == external_ref)
+    )
+
+
+def by_idempotency_key(session: Session, created_by: int, key: str) -> Referral | None:
+    return session.scalar(
+        select(Referral).where(Referral.created_by == created_by, Referral.idempotency_key == key)
+    )
+
+
+def reference_taken(session: Session, reference: str) -> bool:
+    return session.scalar(select(Referral.id).where(Referral.reference == reference)) is not None
+
+
+def visible_to_provider(provider_id: int) -> ColumnElement[bool]:
+    """A provider sees a referral while it has an open offer for it or holds the case."""
+    open_offer = exists().where(
+        Offer.referral_id == Referral.id,
+        Offer.provider_id == provider_id,
+        Offer.answer.is_(None),
+    )
+    return or_(Referral.holder_provider_id == provider_id, open_offer)
+
+
+def is_visible_to_provider(session: Session, referral_id: UUID, provider_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Referral.id).where(Referral.id == referral_id, visible_to_provider(provider_id))
+        )
+        is not None
+    )
+
+
+def assessment_of(session: Session, referral_id: UUID) -> Assessment | None:
+    return session.scalar(select(Assessment).where(Assessment.referral_id == referral_id))
+
+
+def contact_attempts_of(session: Session, referral_id: UUID) -> list[ContactAttempt]:
+    return list(
+        session.scalars(
+            select(ContactAttempt)
+            .where(ContactAttempt.referral_id == referral_id)
+            .order_by(ContactAttempt.at, ContactAttempt.id)
+        )
+    )
+
+
+def offers_of(session: Session, referral_id: UUID) -> list[tuple[Offer, str]]:
+    """The referral's offers, oldest first, each with its provider's code."""
+    rows = session.execute(
+        select(Offer, Provider.code)
+        .join(Provider, Provider.id == Offer.provider_id)
+        .where(Offer.referral_id == referral_id)
+        .order_by(Offer.offered_at, Offer.id)
+    )
+    return [(offer, code) for offer, code in rows.tuples()]
+
+
+def provider_code(session: Session, provider_id: int | None) -> str | None:
+    if provider_id is None:
+        return None
+    return session.scalar(select(Provider.code).where(Provider.id == provider_id))
+
+
+def linked_referrals(
+    session: Session,
+    *,
+    referral_id: UUID,
+    date_of_birth: date | None,
+    name_key: str,
+    phone_key: str | None,
+) -> list[Referral]:
+    """Other referrals of the same victim: same birth date and name, or same phone."""
+    same_person = []
+    if date_of_birth is not None:
+        same_person.append(
+            and_(
+                Referral.victim_date_of_birth == date_of_birth,
+                Referral.victim_name_key == name_key,
+            )
+        )
+    if phone_key is not None:
+        same_person.append(Referral.victim_phone_key == phone_key)
+    if not same_person:
+        return []
+    return list(
+        session.scalars(
+            select(Referral)
+            .where(Referral.id != referral_id, or_(*same_person))
+            .order_by(Referral.received_at)
+        )
+    )
+
+
+def page(
+    session: Session,
+    *,
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+) -> tuple[list[Referral], int]:
+    """One page of referrals, newest first, and the total that match."""
+    total = session.scalar(select(func.count()).select_from(Referral).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Referral)
+        .where(*conditions)
+        .order_by(Referral.received_at.desc(), Referral.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), total
+
+
+def open_offers_for(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, Offer]:
+    if not referral_ids:
+        return {}
+    rows = session.scalars(
+        select(Offer).where(Offer.referral_id.in_(referral_ids), Offer.answer.is_(None))
+    )
+    return {offer.referral_id: offer for offer in rows}
+
+
+def held_or_offered_to(code: str) -> ColumnElement[bool]:
+    """Referrals held by, or offered now to, the provider with this code."""
+    provider_id = select(Provider.id).where(Provider.code == code).scalar_subquery()
+    offered = exists().where(
+        Offer.referral_id == Referral.id, Offer.provider_id == provider_id, Offer.answer.is_(None)
+    )
+    return or_(Referral.holder_provider_id == provider_id, offered)
+
+
+def provider_codes(session: Session, provider_ids: Sequence[int]) -> dict[int, str]:
+    if not provider_ids:
+        return {}
+    rows = session.execute(select(Provider.id, Provider.code).where(Provider.id.in_(provider_ids)))
+    return {pid: code for pid, code in rows.tuples()}

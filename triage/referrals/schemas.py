@@ -1,0 +1,279 @@
+"""Request and answer shapes of the referral API (names fixed by DESIGN 4)."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from triage.assessment.schemas import AssessmentRead
+from triage.lifecycle.codes import (
+    AnswerReason,
+    AttemptOutcome,
+    Channel,
+    ClosureReason,
+    CrimeType,
+    HateStrand,
+    Outcome,
+    Source,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Postcode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_upper=True,
+        pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$",
+    ),
+]
+Version = Annotated[int, Field(ge=1, description="the referral's version as last read")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VictimIn(Strict):
+    full_name: Text
+    date_of_birth: date | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
+    email: EmailStr | None = None
+    address: LongText | None = None
+    postcode: Postcode | None = None
+    safe_channels: list[Channel] = []
+    safe_times: Text | None = None
+    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_in_the_past(cls, value: date | None) -> date | None:
+        if value is not None and (value > date.today() or value.year < 1900):
+            raise ValueError("date of birth must be a past date after 1900")
+        return value
+
+    @field_validator("safe_channels")
+    @classmethod
+    def _distinct_channels(cls, value: list[Channel]) -> list[Channel]:
+        return list(dict.fromkeys(value))
+
+
+class ReferralCreate(Strict):
+    source: Source
+    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    crime_type: CrimeType
+    hate_strands: list[HateStrand] = []
+    crime_reported_at: AwareDatetime | None = None
+    area: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    victim: VictimIn
+    notes: LongText | None = None
+
+    @field_validator("hate_strands")
+    @classmethod
+    def _distinct_strands(cls, value: list[HateStrand]) -> list[HateStrand]:
+        return list(dict.fromkeys(value))
+
+
+class EventBody(Strict):
+    version: Version
+
+
+class LogContactAttempt(EventBody):
+    channel: Channel
+    outcome: AttemptOutcome
+    at: AwareDatetime | None = Field(None, description="when it happened; never in the future")
+
+
+class ContactMade(EventBody):
+    channel: Channel
+
+
+class Route(EventBody):
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class Accept(EventBody):
+    pass
+
+
+class ProviderAnswer(EventBody):
+    """`decline` and `hand_back`: a coded reason; `other` needs a note."""
+
+    reason: Literal[
+        AnswerReason.no_capacity,
+        AnswerReason.not_eligible_for_service,
+        AnswerReason.outside_area,
+        AnswerReason.victim_declined_provider,
+        AnswerReason.unsafe_to_contact,
+        AnswerReason.duplicate_of_open_case,
+        AnswerReason.other,
+    ]
+    note: LongText | None = None
+
+    @model_validator(mode="after")
+    def _other_needs_a_note(self) -> "ProviderAnswer":
+        if self.reason == AnswerReason.other and not self.note:
+            raise ValueError("reason 'other' needs a note saying what the reason is")
+        return self
+
+
+class Close(EventBody):
+    reason: ClosureReason
+    outcomes: dict[Outcome, bool] | None = None
+    note: LongText | None = None
+
+    @model_validator(mode="after")
+    def _outcomes_with_completed_support(self) -> "Close":
+        if self.reason == ClosureReason.support_completed and not self.outcomes:
+            raise ValueError("support_completed needs outcomes (at least one measure)")
+        if self.reason != ClosureReason.support_completed and self.outcomes:
+            raise ValueError("outcomes are recorded only with support_completed")
+        return self
+
+
+class Expire(EventBody):
+    pass
+
+
+EVENT_BODIES: dict[str, type[EventBody]] = {
+    "log_contact_attempt": LogContactAttempt,
+    "contact_made": ContactMade,
+    "route": Route,
+    "accept": Accept,
+    "decline": ProviderAnswer,
+    "hand_back": ProviderAnswer,
+    "close": Close,
+    "expire": Expire,
+}
+
+
+class VictimRead(BaseModel):
+    full_name: str
+    date_of_birth: date | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    postcode: str | None
+    safe_times: str | None
+    language: str | None
+
+
+class OfferRead(BaseModel):
+    provider: str
+    offered_at: datetime
+    respond_by: datetime
+    answer: str | None
+    answered_at: datetime | None
+    reason: str | None
+    handed_back_at: datetime | None
+    hand_back_reason: str | None
+
+
+class ContactAttemptRead(BaseModel):
+    at: datetime
+    channel: str
+    outcome: str | None
+    made_contact: bool
+
+
+class LinkedReferral(BaseModel):
+    id: UUID
+    reference: str
+    received_at: datetime
+    state: str
+    crime_type: str
+
+
+class ReferralRead(BaseModel):
+    """A referral as the caller may see it.
+
+    `victim_restricted` is true for a provider that has not accepted the case: it then sees
+    no name, date of birth, contact details, address or notes (DESIGN 4, provider scope).
+    """
+
+    id: UUID
+    reference: str
+    state: str
+    version: int
+    allowed_events: list[str]
+    source: str
+    external_ref: str | None
+    crime_type: str
+    hate_strands: list[str]
+    area: str
+    crime_reported_at: datetime | None
+    received_at: datetime
+    age_band: str
+    safe_channels: list[str]
+    victim_restricted: bool
+    victim: VictimRead | None
+    notes: str | None
+    assessment: AssessmentRead | None
+    contact_attempts: list[ContactAttemptRead]
+    offers: list[OfferRead]
+    provider: str | None = Field(description="the provider holding the case, if any")
+    deadlines: dict[str, datetime | None]
+    closure_reason: str | None
+    outcomes: dict[str, Any] | None
+    closed_at: datetime | None
+    previous_referrals: list[LinkedReferral]
+    updated_at: datetime
+
+
+class IntakeReceipt(BaseModel):
+    """What an intake client gets back: enough to follow up, nothing about the victim."""
+
+    id: UUID
+    reference: str
+    state: str
+    version: int
+    allowed_events: list[str]
+
+
+class ReferralListItem(BaseModel):
+    id: UUID
+    reference: str
+    state: str
+    version: int
+    crime_type: str
+    hate_strands: list[str]
+    area: str
+    age_band: str
+    received_at: datetime
+    victim_name: str | None
+    provider: str | None
+    respond_by: datetime | None
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralListItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class AuditEventRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    version: int | None
+    detail: dict[str, Any]
+
+
+class History(BaseModel):
+    referral: UUID
+    events: list[AuditEventRead]

@@ -1,0 +1,251 @@
+"""Use cases of the referrals domain: intake, reading, listing and the audit timeline."""
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from triage.audit import service as audit
+from triage.audit.models import AuditEvent
+from triage.auth.service import Caller
+from triage.config import Settings
+from triage.errors import Conflict, Forbidden, InvalidInput
+from triage.lifecycle.codes import Role, State
+from triage.providers.service import area_codes
+from triage.referrals import repository
+from triage.referrals.context import (
+    ReferralContext,
+    load,
+    reference_day,
+    require_person_level,
+)
+from triage.referrals.models import Referral
+from triage.referrals.people import age_band, age_on, name_key, phone_key
+from triage.referrals.schemas import ReferralCreate, ReferralListItem, ReferralPage
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
+
+
+def create_referral(
+    session: Session,
+    *,
+    caller: Caller,
+    body: ReferralCreate,
+    idempotency_key: str | None,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Referral, bool]:
+    """Log a new referral, or return the one an earlier identical request created.
+
+    Answers `(referral, created)`. A repeated `(source, external_ref)` returns the existing
+    referral unchanged; a repeated `Idempotency-Key` with another body raises Conflict.
+    """
+    if caller.role not in (Role.triage, Role.intake):
+        raise Forbidden(f"the {caller.role.value} role may not create referrals")
+    request_hash = hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    existing = _earlier_request(session, caller, body, idempotency_key, request_hash)
+    if existing is not None:
+        return existing, False
+    if body.area not in area_codes(settings.rules_dir / settings.rule_set / "providers.toml"):
+        raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
+    if body.crime_reported_at is not None and body.crime_reported_at > now:
+        raise InvalidInput(
+            "crime_reported_at is in the future", field=("body", "crime_reported_at")
+        )
+    referral = _new_referral(session, caller, body, idempotency_key, request_hash, now)
+    try:
+        with session.begin_nested():
+            session.add(referral)
+            session.flush()
+    except IntegrityError:
+        # Another request with the same identity committed first: answer with its referral.
+        existing = _earlier_request(session, caller, body, idempotency_key, request_hash)
+        if existing is None:
+            raise
+        return existing, False
+    audit.record(
+        session,
+        caller=caller,
+        action="create",
+        now=now,
+        referral_id=referral.id,
+        to_state=referral.state,
+        version=referral.version,
+        detail={
+            "source": body.source,
+            "external_ref": body.external_ref,
+            "crime_type": body.crime_type,
+            "area": body.area,
+            "hate_strands": list(body.hate_strands),
+        },
+    )
+    return referral, True
+
+
+def _earlier_request(
+    session: Session,
+    caller: Caller,
+    body: ReferralCreate,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> Referral | None:
+    if idempotency_key is not None:
+        earlier = repository.by_idempotency_key(session, caller.user_id, idempotency_key)
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was used before with a different body",
+                    failed=["idempotency_key_reused"],
+                )
+            return earlier
+    if body.external_ref is not None:
+        return repository.by_source_ref(session, body.source, body.external_ref)
+    return None
+
+
+def _new_referral(
+    session: Session,
+    caller: Caller,
+    body: ReferralCreate,
+    idempotency_key: str | None,
+    request_hash: str,
+    now: datetime,
+) -> Referral:
+    victim = body.victim
+    return Referral(
+        id=uuid.uuid4(),
+        reference=_new_reference(session, now),
+        source=body.source,
+        external_ref=body.external_ref,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        created_by=caller.user_id,
+        area=body.area,
+        crime_type=body.crime_type,
+        hate_strands=[s.value for s in body.hate_strands],
+        crime_reported_at=body.crime_reported_at,
+        received_at=now,
+        victim_full_name=victim.full_name,
+        victim_name_key=name_key(victim.full_name),
+        victim_date_of_birth=victim.date_of_birth,
+        victim_phone=victim.phone,
+        victim_phone_key=phone_key(victim.phone),
+        victim_email=victim.email,
+        victim_address=victim.address,
+        victim_postcode=victim.postcode,
+        safe_channels=[c.value for c in victim.safe_channels],
+        safe_times=victim.safe_times,
+        language=victim.language,
+        notes=body.notes,
+        state=State.received.value,
+        version=1,
+        holder_provider_id=None,
+        closure_reason=None,
+        outcomes=None,
+        closed_at=None,
+        updated_at=now,
+    )
+
+
+def _new_reference(session: Session, now: datetime) -> str:
+    """A short reference a person can read out on the phone: `VR-26-7K3M9QXD`."""
+    while True:
+        code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+        reference = f"VR-{now:%y}-{code}"
+        if not repository.reference_taken(session, reference):
+            return reference
+
+
+def read_referral(
+    session: Session, *, caller: Caller, referral_id: UUID, now: datetime, settings: Settings
+) -> ReferralContext:
+    """A referral's detail; the read itself is audited."""
+    require_person_level(caller)
+    context = load(session, caller=caller, referral_id=referral_id, settings=settings)
+    audit.record(
+        session,
+        caller=caller,
+        action="read",
+        now=now,
+        referral_id=referral_id,
+        version=context.referral.version,
+    )
+    return context
+
+
+def list_referrals(
+    session: Session,
+    *,
+    caller: Caller,
+    state: str | None,
+    crime_type: str | None,
+    provider: str | None,
+    limit: int,
+    offset: int,
+    settings: Settings,
+) -> ReferralPage:
+    """One page of the referrals the caller may see, newest first."""
+    require_person_level(caller)
+    conditions: list[ColumnElement[bool]] = []
+    if caller.role == Role.provider:
+        conditions.append(repository.visible_to_provider(caller.provider_id or -1))
+    if state is not None:
+        conditions.append(Referral.state == state)
+    if crime_type is not None:
+        conditions.append(Referral.crime_type == crime_type)
+    if provider is not None:
+        conditions.append(repository.held_or_offered_to(provider))
+    rows, total = repository.page(session, conditions=conditions, limit=limit, offset=offset)
+    open_offers = repository.open_offers_for(session, [r.id for r in rows])
+    provider_ids = {r.holder_provider_id for r in rows} | {o.provider_id for o in open_offers.values()}
+    codes = repository.provider_codes(session, [p for p in provider_ids if p is not None])
+    items = []
+    for r in rows:
+        offer = open_offers.get(r.id)
+        shown = caller.role == Role.triage or r.holder_provider_id == caller.provider_id
+        current = r.holder_provider_id or (offer.provider_id if offer else None)
+        items.append(
+            ReferralListItem(
+                id=r.id,
+                reference=r.reference,
+                state=r.state,
+                version=r.version,
+                crime_type=r.crime_type,
+                hate_strands=r.hate_strands,
+                area=r.area,
+                age_band=age_band(
+                    age_on(r.victim_date_of_birth, reference_day(r, settings.timezone))
+                ),
+                received_at=r.received_at,
+                victim_name=r.victim_full_name if shown else None,
+                provider=codes.get(current) if current else None,
+                respond_by=offer.respond_by if offer else None,
+            )
+        )
+    return ReferralPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def referral_history(
+    session: Session, *, caller: Caller, referral_id: UUID, now: datetime, settings: Settings
+) -> list[AuditEvent]:
+    """The audit timeline of one referral; reading it is itself audited."""
+    require_person_level(caller)
+    context = load(session, caller=caller, referral_id=referral_id, settings=settings)
+    events = audit.timeline(session, referral_id=referral_id)
+    audit.record(
+        session,
+        caller=caller,
+        action="read_history",
+        now=now,
+        referral_id=referral_id,
+        version=context.referral.version,
+    )
+    return events
