@@ -63,9 +63,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BodyInvalid)
     def body_invalid(request: Request, error: BodyInvalid) -> JSONResponse:
-        return _unprocessable(
-            [{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors]
-        )
+        return _unprocessable([{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors])
 
 
 def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:

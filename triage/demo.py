@@ -32,7 +32,9 @@ CRIME_MIX = [
 ]
 
 
-def demo_referral(fake: Faker, rng: random.Random, number: int, areas: list[str], now: datetime) -> ReferralCreate:
+def demo_referral(
+    fake: Faker, rng: random.Random, number: int, areas: list[str], now: datetime
+) -> ReferralCreate:
     """One synthetic referral; `number` makes its external reference (and so it is idempotent)."""
     crime = rng.choices([c for c, _ in CRIME_MIX], weights=[w for _, w in CRIME_MIX])[0]
     strands = [] if rng.random() > 0.08 else rng.sample(list(HateStrand), rng.choice([1, 1, 2]))

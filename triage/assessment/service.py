@@ -113,7 +113,11 @@ def _set_consent(
     keep_if_same: bool = True,
 ) -> None:
     """Consent carries who recorded it, when and how; unchanged answers keep their record."""
-    if keep_if_same and assessment.consent_to_share == share and assessment.consent_method == method:
+    if (
+        keep_if_same
+        and assessment.consent_to_share == share
+        and assessment.consent_method == method
+    ):
         return
     assessment.consent_to_share = share
     assessment.consent_method = method

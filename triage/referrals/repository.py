@@ -73,7 +73,7 @@ def offers_of(session: Session, referral_id: UUID) -> list[tuple[Offer, str]]:
         .where(Offer.referral_id == referral_id)
         .order_by(Offer.offered_at, Offer.id)
     )
-    return [(offer, code) for offer, code in rows.tuples()]
+    return [(offer, code) for offer, code in rows]
 
 
 def provider_code(session: Session, provider_id: int | None) -> str | None:
@@ -153,4 +153,4 @@ def provider_codes(session: Session, provider_ids: Sequence[int]) -> dict[int, s
     if not provider_ids:
         return {}
     rows = session.execute(select(Provider.id, Provider.code).where(Provider.id.in_(provider_ids)))
-    return {pid: code for pid, code in rows.tuples()}
+    return {pid: code for pid, code in rows}

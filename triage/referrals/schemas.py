@@ -70,7 +70,10 @@ class VictimIn(Strict):
 
 class ReferralCreate(Strict):
     source: Source
-    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    external_ref: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
     crime_type: CrimeType
     hate_strands: list[HateStrand] = []
     crime_reported_at: AwareDatetime | None = None

@@ -205,7 +205,9 @@ def list_referrals(
         conditions.append(repository.held_or_offered_to(provider))
     rows, total = repository.page(session, conditions=conditions, limit=limit, offset=offset)
     open_offers = repository.open_offers_for(session, [r.id for r in rows])
-    provider_ids = {r.holder_provider_id for r in rows} | {o.provider_id for o in open_offers.values()}
+    provider_ids = {r.holder_provider_id for r in rows} | {
+        o.provider_id for o in open_offers.values()
+    }
     codes = repository.provider_codes(session, [p for p in provider_ids if p is not None])
     items = []
     for r in rows:
