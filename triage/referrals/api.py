@@ -11,6 +11,7 @@ from triage.auth.deps import Creator, TriageOnly, TriageOrProvider
 from triage.deps import AppSettings, DbSession, Now
 from triage.lifecycle.codes import CrimeType, Event, Role, State
 from triage.referrals import events, service
+from triage.referrals.context import load
 from triage.referrals.schemas import (
     EVENT_BODIES,
     AuditEventRead,
@@ -65,10 +66,7 @@ def create_referral(
             version=referral.version,
             allowed_events=[],
         )
-    session.flush()
-    context = service.read_referral(
-        session, caller=caller, referral_id=referral.id, now=now, settings=settings
-    )
+    context = load(session, caller=caller, referral_id=referral.id, settings=settings)
     return referral_view(session, context, caller)
 
 

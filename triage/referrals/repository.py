@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from triage.assessment.models import Assessment
+from triage.auth.models import User
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
 
@@ -80,6 +81,12 @@ def provider_code(session: Session, provider_id: int | None) -> str | None:
     if provider_id is None:
         return None
     return session.scalar(select(Provider.code).where(Provider.id == provider_id))
+
+
+def username(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return session.scalar(select(User.username).where(User.id == user_id))
 
 
 def linked_referrals(

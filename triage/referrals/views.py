@@ -78,7 +78,7 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
         victim_restricted=not full,
         victim=victim_view(context) if full else None,
         notes=referral.notes if full else None,
-        assessment=assessment_view(context, full=full),
+        assessment=assessment_view(session, context, full=full),
         contact_attempts=[
             ContactAttemptRead(
                 at=a.at, channel=a.channel, outcome=a.outcome, made_contact=a.made_contact
@@ -121,7 +121,9 @@ def victim_view(context: ReferralContext) -> VictimRead:
     )
 
 
-def assessment_view(context: ReferralContext, *, full: bool) -> AssessmentRead | None:
+def assessment_view(
+    session: Session, context: ReferralContext, *, full: bool
+) -> AssessmentRead | None:
     a: Assessment | None = context.assessment
     if a is None:
         return None
@@ -149,7 +151,7 @@ def assessment_view(context: ReferralContext, *, full: bool) -> AssessmentRead |
         consent=ConsentRead(
             share_with_provider=a.consent_to_share,
             method=a.consent_method,
-            recorded_by=None,
+            recorded_by=repository.username(session, a.consent_recorded_by),
             recorded_at=a.consent_recorded_at,
             explicit_consent_needed=context.consent_required,
         )
