@@ -32,9 +32,32 @@ def age_band(age: int | None) -> str:
     return "65+"
 
 
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "đ": "d",
+        "Đ": "D",
+        "œ": "oe",
+        "Œ": "OE",
+        "þ": "th",
+        "Þ": "TH",
+        "ð": "d",
+        "Ð": "D",
+    }
+)
+
+
 def name_key(full_name: str) -> str:
     """A name folded for matching: no accents, case, punctuation or repeated spaces."""
-    folded = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode()
+    spelled = full_name.translate(_UNDECOMPOSED)
+    folded = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
     return " ".join(re.sub(r"[^a-z ]+", " ", folded.lower()).split())
 
 
@@ -42,7 +65,11 @@ def phone_key(phone: str | None) -> str | None:
     """A UK phone number reduced to its national digits (`+44 7700…` and `07700…` agree)."""
     if not phone:
         return None
+    international = phone.strip().startswith(("+", "00"))
     digits = re.sub(r"\D", "", phone)
-    if digits.startswith("44"):
-        digits = "0" + digits[2:]
+    if international:
+        digits = digits.removeprefix("00")
+        if digits.startswith("44"):
+            # "+44 (0)7700 …" carries the trunk zero as well: keep one.
+            digits = "0" + digits[2:].removeprefix("0")
     return digits or None
