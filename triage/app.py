@@ -11,10 +11,17 @@ from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory
 from triage.deps import Clock, system_clock
-from triage.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from triage.errors import (
+    BodyInvalid,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
-from triage.referrals.events import BodyInvalid
 
 STATUS_OF: list[tuple[type[DomainError], int]] = [
     (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),

@@ -1,6 +1,10 @@
 """Domain errors. They carry no HTTP status: `triage/app.py` maps each to one."""
 
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class DomainError(Exception):
@@ -38,3 +42,23 @@ class InvalidInput(DomainError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class BodyInvalid(Exception):
+    """A request body that failed validation; carries pydantic's errors (locations in body)."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        super().__init__("invalid request body")
+        self.errors = errors
+
+
+def parse_body(model: "type[M]", payload: bytes) -> "M":
+    """Validate a raw JSON body against `model`, raising BodyInvalid (answered as 422).
+
+    Routes read the body raw and validate it after the caller's role and scope are checked,
+    so the order of answers stays 401, 403, 404, 422, 409.
+    """
+    try:
+        return model.model_validate_json(payload or b"{}")
+    except ValidationError as error:
+        raise BodyInvalid(error.errors(include_url=False)) from error

@@ -1,7 +1,7 @@
 """Recording the needs assessment and changing consent, each audited with before and after."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy.orm import Session
@@ -12,7 +12,9 @@ from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
 from triage.audit import service as audit
 from triage.auth.service import Caller
 from triage.config import Settings
+from triage.errors import parse_body
 from triage.lifecycle.codes import Event, Role, State
+from triage.lifecycle.guards import consent_gate
 from triage.referrals.context import ReferralContext, load, require_person_level
 from triage.referrals.events import apply_event, refuse
 from triage.referrals.schemas import EventBody
@@ -25,12 +27,14 @@ def record_assessment(
     *,
     caller: Caller,
     referral_id: UUID,
-    body: AssessmentUpdate,
+    payload: bytes,
     now: datetime,
     settings: Settings,
 ) -> ReferralContext:
     """Record (or replace) the needs, risk, vulnerability and consent answers."""
-    context = _open_referral(session, caller, referral_id, body.version, settings)
+    context, body = _open_referral(
+        session, caller, referral_id, AssessmentUpdate, payload, settings
+    )
     assessment = context.assessment
     before = snapshot(assessment)
     if assessment is None:
@@ -55,6 +59,7 @@ def record_assessment(
         method = body.consent.method.value if body.consent.method else None
         _set_consent(assessment, body.consent.share_with_provider, method, caller, now)
     _bump(session, context, caller, "assessment", before, snapshot(assessment), now)
+    _stop_sharing_if_consent_fails(session, context, caller, now)
     return context
 
 
@@ -63,12 +68,12 @@ def change_consent(
     *,
     caller: Caller,
     referral_id: UUID,
-    body: ConsentUpdate,
+    payload: bytes,
     now: datetime,
     settings: Settings,
 ) -> ReferralContext:
     """Give or withdraw consent to share; withdrawing withdraws any open offer (DESIGN 7)."""
-    context = _open_referral(session, caller, referral_id, body.version, settings)
+    context, body = _open_referral(session, caller, referral_id, ConsentUpdate, payload, settings)
     assessment = context.assessment
     if assessment is None:
         refuse(context, caller, ["assessment_incomplete"])
@@ -77,30 +82,50 @@ def change_consent(
     method = body.method.value if body.method else None
     _set_consent(assessment, body.share_with_provider, method, caller, now)
     _bump(session, context, caller, "consent", before, snapshot(assessment), now)
-    if not body.share_with_provider and context.referral.state == State.awaiting_provider:
-        apply_event(
-            session,
-            context=context,
-            caller=caller,
-            event=Event.consent_withdrawn,
-            body=EventBody(version=context.referral.version),
-            now=now,
-        )
+    _stop_sharing_if_consent_fails(session, context, caller, now)
     return context
 
 
+def _stop_sharing_if_consent_fails(
+    session: Session, context: ReferralContext, caller: Caller, now: datetime
+) -> None:
+    """An open offer is withdrawn as soon as the consent gate no longer passes (DESIGN 7)."""
+    if context.referral.state != State.awaiting_provider:
+        return
+    if consent_gate(context.facts(), None) is None:
+        return
+    apply_event(
+        session,
+        context=context,
+        caller=caller,
+        event=Event.consent_withdrawn,
+        body=EventBody(version=context.referral.version),
+        now=now,
+    )
+
+
+B = TypeVar("B", AssessmentUpdate, ConsentUpdate)
+
+
 def _open_referral(
-    session: Session, caller: Caller, referral_id: UUID, version: int, settings: Settings
-) -> ReferralContext:
+    session: Session,
+    caller: Caller,
+    referral_id: UUID,
+    model: type[B],
+    payload: bytes,
+    settings: Settings,
+) -> tuple[ReferralContext, B]:
+    """Scope (404), then the body (422), then version and state (409)."""
     require_person_level(caller, roles=TRIAGE_ONLY)
     context = load(
         session, caller=caller, referral_id=referral_id, settings=settings, for_update=True
     )
-    if version != context.referral.version:
+    body = parse_body(model, payload)
+    if body.version != context.referral.version:
         refuse(context, caller, ["stale_version"])
     if context.referral.state == State.closed:
         refuse(context, caller, ["referral_closed"])
-    return context
+    return context, body
 
 
 def _set_consent(

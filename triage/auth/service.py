@@ -71,6 +71,8 @@ def issue_token(
     session: Session, *, username: str, password: str, now: datetime, lifetime: timedelta
 ) -> tuple[str, datetime]:
     """Check the password and issue a new bearer token with its expiry."""
+    if "\x00" in username or "\x00" in password:
+        raise NotAuthenticated("incorrect username or password")
     user = session.scalar(select(User).where(User.username == username))
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.active:

@@ -99,6 +99,7 @@ MESSAGES = {
     "too_few_contact_attempts": "uncontactable needs more contact attempts on two days",
     "not_allowed_in_state": "the event is not allowed in the referral's state",
     "stale_version": "the referral has changed since that version was read",
+    "referral_closed": "a closed referral does not change",
 }
 
 

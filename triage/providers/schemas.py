@@ -94,5 +94,12 @@ class ProviderRead(BaseModel):
     capacity: int | None
 
 
+class CapacityUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accepting: bool
+    capacity: Annotated[int, Field(ge=0)] | None = None
+
+
 class ProviderList(BaseModel):
     items: list[ProviderRead]

@@ -10,9 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.errors import NotFound
+from triage.audit import service as audit
+from triage.auth.service import Caller
+from triage.errors import Conflict, Forbidden, InvalidInput, NotFound
+from triage.lifecycle.codes import Role
 from triage.providers.models import Provider
-from triage.providers.schemas import ProviderDirectory
+from triage.providers.schemas import ProviderDirectory, ProviderEntry
 
 
 class DirectoryError(ValueError):
@@ -88,3 +91,90 @@ def get_provider(session: Session, *, code: str) -> Provider:
     if provider is None:
         raise NotFound(f"no provider with code {code!r}")
     return provider
+
+
+def _columns(provider: Provider) -> dict[str, object]:
+    return {
+        key: getattr(provider, key) for key in ProviderEntry.model_fields if key not in ("funding",)
+    } | {"funding": provider.funding}
+
+
+def create_provider(
+    session: Session, *, caller: Caller, entry: ProviderEntry, now: datetime
+) -> Provider:
+    """Add a provider to the directory (admin)."""
+    if session.scalar(select(Provider.id).where(Provider.code == entry.code)) is not None:
+        raise Conflict(f"provider {entry.code!r} exists already", failed=["provider_exists"])
+    _check_areas(session, entry)
+    provider = Provider(**entry.model_dump(mode="json"), created_at=now, updated_at=now)
+    session.add(provider)
+    session.flush()
+    audit.record(
+        session,
+        caller=caller,
+        action="provider_created",
+        now=now,
+        detail={"provider": entry.code, "after": _columns(provider)},
+    )
+    return provider
+
+
+def update_provider(
+    session: Session, *, caller: Caller, code: str, entry: ProviderEntry, now: datetime
+) -> Provider:
+    """Replace a provider's directory entry (admin); the code cannot change."""
+    if entry.code != code:
+        raise InvalidInput("the code in the body must match the path", field=("body", "code"))
+    provider = get_provider(session, code=code)
+    _check_areas(session, entry)
+    before = _columns(provider)
+    for key, value in entry.model_dump(mode="json").items():
+        setattr(provider, key, value)
+    provider.updated_at = now
+    audit.record(
+        session,
+        caller=caller,
+        action="provider_updated",
+        now=now,
+        detail={"provider": code, "before": before, "after": _columns(provider)},
+    )
+    return provider
+
+
+def set_capacity(
+    session: Session,
+    *,
+    caller: Caller,
+    code: str,
+    accepting: bool,
+    capacity: int | None,
+    now: datetime,
+) -> Provider:
+    """Set whether a provider takes new cases and how many it can hold (admin or its own users)."""
+    provider = get_provider(session, code=code)
+    if caller.role == Role.provider and caller.provider_id != provider.id:
+        raise Forbidden("a provider's workers may set only their own provider's capacity")
+    if caller.role not in (Role.admin, Role.provider):
+        raise Forbidden(f"the {caller.role.value} role may not set capacity")
+    before = {"accepting": provider.accepting, "capacity": provider.capacity}
+    provider.accepting, provider.capacity, provider.updated_at = accepting, capacity, now
+    audit.record(
+        session,
+        caller=caller,
+        action="capacity_set",
+        now=now,
+        detail={
+            "provider": code,
+            "before": before,
+            "after": {"accepting": accepting, "capacity": capacity},
+        },
+    )
+    return provider
+
+
+def _check_areas(session: Session, entry: ProviderEntry) -> None:
+    """A provider's areas must be areas some rule set serves (here: the loaded directory's)."""
+    known = {area for areas in session.scalars(select(Provider.areas)) for area in areas}
+    unknown = sorted(set(entry.areas) - known) if known else []
+    if unknown:
+        raise InvalidInput(f"unknown area(s) {unknown}", field=("body", "areas"))

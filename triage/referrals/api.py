@@ -14,7 +14,6 @@ from triage.referrals import events, service
 from triage.referrals.context import load
 from triage.referrals.schemas import (
     EVENT_BODIES,
-    AuditEventRead,
     History,
     IntakeReceipt,
     ReferralCreate,
@@ -24,6 +23,7 @@ from triage.referrals.schemas import (
 from triage.referrals.views import referral_view
 
 router = APIRouter(prefix="/api/referrals", tags=["referrals"])
+PROVIDER_CODE = r"^[a-z0-9][a-z0-9-]{1,63}$"
 
 
 async def raw_body(request: Request) -> bytes:
@@ -77,9 +77,9 @@ def list_referrals(
     settings: AppSettings,
     state: State | None = None,
     crime_type: CrimeType | None = None,
-    provider: str | None = None,
+    provider: Annotated[str | None, Query(pattern=PROVIDER_CODE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ReferralPage:
     """Referrals the caller may see, newest first, filtered and paged."""
     return service.list_referrals(
@@ -105,54 +105,60 @@ def read_referral(
     return referral_view(session, context, caller)
 
 
-@router.put("/{referral_id}/assessment", response_model=ReferralRead)
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI text for a JSON body that the route reads raw and validates itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.put(
+    "/{referral_id}/assessment",
+    response_model=ReferralRead,
+    openapi_extra=json_body(AssessmentUpdate.model_json_schema()),
+)
 def record_assessment(
     referral_id: UUID,
-    body: AssessmentUpdate,
     caller: TriageOnly,
+    payload: Annotated[bytes, Depends(raw_body)],
     session: DbSession,
     now: Now,
     settings: AppSettings,
 ) -> ReferralRead:
     """Record the needs, risk (DASH), vulnerability flags and consent."""
     context = assessment_service.record_assessment(
-        session, caller=caller, referral_id=referral_id, body=body, now=now, settings=settings
+        session, caller=caller, referral_id=referral_id, payload=payload, now=now, settings=settings
     )
     return referral_view(session, context, caller)
 
 
-@router.put("/{referral_id}/consent", response_model=ReferralRead)
+@router.put(
+    "/{referral_id}/consent",
+    response_model=ReferralRead,
+    openapi_extra=json_body(ConsentUpdate.model_json_schema()),
+)
 def change_consent(
     referral_id: UUID,
-    body: ConsentUpdate,
     caller: TriageOnly,
+    payload: Annotated[bytes, Depends(raw_body)],
     session: DbSession,
     now: Now,
     settings: AppSettings,
 ) -> ReferralRead:
     """Give or withdraw consent to share; withdrawal withdraws an open offer."""
     context = assessment_service.change_consent(
-        session, caller=caller, referral_id=referral_id, body=body, now=now, settings=settings
+        session, caller=caller, referral_id=referral_id, payload=payload, now=now, settings=settings
     )
     return referral_view(session, context, caller)
 
 
-EVENT_SCHEMAS: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"title": name, **model.model_json_schema()}
-                        for name, model in EVENT_BODIES.items()
-                        if name != Event.expire
-                    ]
-                }
-            }
-        },
+EVENT_SCHEMAS = json_body(
+    {
+        "oneOf": [
+            {"title": name, **model.model_json_schema()}
+            for name, model in EVENT_BODIES.items()
+            if name != Event.expire
+        ]
     }
-}
+)
 
 
 @router.post(
@@ -185,23 +191,6 @@ def read_history(
     referral_id: UUID, caller: TriageOrProvider, session: DbSession, now: Now, settings: AppSettings
 ) -> History:
     """The referral's audit timeline, oldest first."""
-    timeline = service.referral_history(
+    return service.referral_history(
         session, caller=caller, referral_id=referral_id, now=now, settings=settings
-    )
-    return History(
-        referral=referral_id,
-        events=[
-            AuditEventRead(
-                id=e.id,
-                at=e.at,
-                actor=e.actor_name,
-                role=e.actor_role,
-                action=e.action,
-                from_state=e.from_state,
-                to_state=e.to_state,
-                version=e.version,
-                detail=e.detail,
-            )
-            for e in timeline
-        ],
     )

@@ -9,14 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from triage.audit import service as audit
 from triage.auth.service import Caller
 from triage.config import Settings
-from triage.errors import Conflict, Forbidden, InvalidInput, NotFound
+from triage.errors import Conflict, Forbidden, InvalidInput, NotFound, parse_body
 from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role
 from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import describe, failed_guards
@@ -29,14 +28,6 @@ from triage.referrals.schemas import EVENT_BODIES, EventBody
 
 class EventRefused(Conflict):
     """The event cannot be fired now; `failed` names why, `allowed_events` what can."""
-
-
-class BodyInvalid(Exception):
-    """The event's body failed validation; carries pydantic's errors."""
-
-    def __init__(self, errors: list[Any]) -> None:
-        super().__init__("invalid event body")
-        self.errors = errors
 
 
 def fire_event(
@@ -55,10 +46,8 @@ def fire_event(
     context = load(
         session, caller=caller, referral_id=referral_id, settings=settings, for_update=True
     )
-    try:
-        body = EVENT_BODIES[event.value].model_validate_json(payload or b"{}")
-    except ValidationError as error:
-        raise BodyInvalid(error.errors(include_url=False)) from error
+    body = parse_body(EVENT_BODIES[event.value], payload)
+    check_fields(session, context, event, body, now)
     apply_event(session, context=context, caller=caller, event=event, body=body, now=now)
     return context
 
@@ -86,7 +75,6 @@ def apply_event(
     failed = failed_guards(event, facts, fields)
     if failed:
         refuse(context, caller, failed)
-    _check_fields(session, context, event, fields, now)
     before = referral.state
     flow.send(event.value, facts=facts, fields=fields)
     _side_effects(session, context, caller, event, fields, now)
@@ -115,7 +103,8 @@ def apply_event(
         detail=fields,
     )
     session.flush()
-    context.offers = _reload_offers(session, context)
+    context.offers = repository.offers_of(session, referral.id)
+    context.attempts = repository.contact_attempts_of(session, referral.id)
 
 
 def refuse(context: ReferralContext, caller: Caller, failed: list[str]) -> None:
@@ -128,14 +117,11 @@ def refuse(context: ReferralContext, caller: Caller, failed: list[str]) -> None:
     )
 
 
-def _check_fields(
-    session: Session,
-    context: ReferralContext,
-    event: Event,
-    fields: dict[str, Any],
-    now: datetime,
+def check_fields(
+    session: Session, context: ReferralContext, event: Event, body: EventBody, now: datetime
 ) -> None:
     """Checks of the body that need stored data or the clock (422 naming the field)."""
+    fields = body.model_dump(mode="json", exclude={"version"}, exclude_none=True)
     if event == Event.route and "provider" in fields:
         try:
             provider_service.get_provider(session, code=fields["provider"])
@@ -227,7 +213,3 @@ def _answer(
     offer.answered_at = now
     offer.answered_by = caller.user_id
     offer.reason = reason
-
-
-def _reload_offers(session: Session, context: ReferralContext) -> list[tuple[Offer, str]]:
-    return repository.offers_of(session, context.referral.id)

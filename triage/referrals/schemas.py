@@ -5,14 +5,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from triage.assessment.schemas import AssessmentRead
@@ -27,14 +28,23 @@ from triage.lifecycle.codes import (
     Source,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it as bad input rather than fail later.
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), NoNul]
 Postcode = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
         to_upper=True,
-        pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$",
+        pattern=r"(?i)^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$",
     ),
 ]
 Version = Annotated[int, Field(ge=1, description="the referral's version as last read")]
@@ -53,7 +63,7 @@ class VictimIn(Strict):
     postcode: Postcode | None = None
     safe_channels: list[Channel] = []
     safe_times: Text | None = None
-    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[A-Za-z-]{2,20}$")] | None = None
 
     @field_validator("date_of_birth")
     @classmethod
@@ -71,13 +81,15 @@ class VictimIn(Strict):
 class ReferralCreate(Strict):
     source: Source
     external_ref: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+        ]
         | None
     ) = None
     crime_type: CrimeType
     hate_strands: list[HateStrand] = []
     crime_reported_at: AwareDatetime | None = None
-    area: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    area: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
     victim: VictimIn
     notes: LongText | None = None
 
@@ -102,7 +114,7 @@ class ContactMade(EventBody):
 
 
 class Route(EventBody):
-    provider: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")] | None = None
 
 
 class Accept(EventBody):
@@ -121,27 +133,32 @@ class ProviderAnswer(EventBody):
         AnswerReason.duplicate_of_open_case,
         AnswerReason.other,
     ]
-    note: LongText | None = None
+    note: Annotated[LongText | None, Field(validate_default=True)] = None
 
-    @model_validator(mode="after")
-    def _other_needs_a_note(self) -> "ProviderAnswer":
-        if self.reason == AnswerReason.other and not self.note:
+    @field_validator("note")
+    @classmethod
+    def _other_needs_a_note(cls, note: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("reason") == AnswerReason.other and not note:
             raise ValueError("reason 'other' needs a note saying what the reason is")
-        return self
+        return note
 
 
 class Close(EventBody):
     reason: ClosureReason
-    outcomes: dict[Outcome, bool] | None = None
+    outcomes: Annotated[dict[Outcome, bool] | None, Field(validate_default=True)] = None
     note: LongText | None = None
 
-    @model_validator(mode="after")
-    def _outcomes_with_completed_support(self) -> "Close":
-        if self.reason == ClosureReason.support_completed and not self.outcomes:
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes_with_completed_support(
+        cls, outcomes: dict[Outcome, bool] | None, info: ValidationInfo
+    ) -> dict[Outcome, bool] | None:
+        completed = info.data.get("reason") == ClosureReason.support_completed
+        if completed and not outcomes:
             raise ValueError("support_completed needs outcomes (at least one measure)")
-        if self.reason != ClosureReason.support_completed and self.outcomes:
+        if not completed and outcomes:
             raise ValueError("outcomes are recorded only with support_completed")
-        return self
+        return outcomes
 
 
 class Expire(EventBody):

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
-from triage.audit.models import AuditEvent
 from triage.auth.service import Caller
 from triage.config import Settings
 from triage.errors import Conflict, Forbidden, InvalidInput
@@ -27,7 +26,14 @@ from triage.referrals.context import (
 )
 from triage.referrals.models import Referral
 from triage.referrals.people import age_band, age_on, name_key, phone_key
-from triage.referrals.schemas import ReferralCreate, ReferralListItem, ReferralPage
+from triage.referrals.schemas import (
+    AuditEventRead,
+    History,
+    ReferralCreate,
+    ReferralListItem,
+    ReferralPage,
+)
+from triage.referrals.views import sees_person
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
 
@@ -51,15 +57,15 @@ def create_referral(
     request_hash = hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-    existing = _earlier_request(session, caller, body, idempotency_key, request_hash)
-    if existing is not None:
-        return existing, False
     if body.area not in area_codes(settings.rules_dir / settings.rule_set / "providers.toml"):
         raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
     if body.crime_reported_at is not None and body.crime_reported_at > now:
         raise InvalidInput(
             "crime_reported_at is in the future", field=("body", "crime_reported_at")
         )
+    existing = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
+    if existing is not None:
+        return existing, False
     referral = _new_referral(session, caller, body, idempotency_key, request_hash, now)
     try:
         with session.begin_nested():
@@ -67,7 +73,7 @@ def create_referral(
             session.flush()
     except IntegrityError:
         # Another request with the same identity committed first: answer with its referral.
-        existing = _earlier_request(session, caller, body, idempotency_key, request_hash)
+        existing = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
         if existing is None:
             raise
         return existing, False
@@ -96,13 +102,18 @@ def _earlier_request(
     body: ReferralCreate,
     idempotency_key: str | None,
     request_hash: str,
+    settings: Settings,
 ) -> Referral | None:
     if idempotency_key is not None:
         earlier = repository.by_idempotency_key(session, caller.user_id, idempotency_key)
         if earlier is not None:
             if earlier.request_hash != request_hash:
+                context = load(session, caller=caller, referral_id=earlier.id, settings=settings)
                 raise Conflict(
                     "this Idempotency-Key was used before with a different body",
+                    state=earlier.state,
+                    version=earlier.version,
+                    allowed_events=context.allowed_events(caller),
                     failed=["idempotency_key_reused"],
                 )
             return earlier
@@ -237,11 +248,29 @@ def list_referrals(
 
 def referral_history(
     session: Session, *, caller: Caller, referral_id: UUID, now: datetime, settings: Settings
-) -> list[AuditEvent]:
-    """The audit timeline of one referral; reading it is itself audited."""
+) -> History:
+    """The audit timeline of one referral; reading it is itself audited.
+
+    A provider that does not hold the case sees what happened and when, not the details
+    (assessment answers, references, notes), as in its restricted view of the referral.
+    """
     require_person_level(caller)
     context = load(session, caller=caller, referral_id=referral_id, settings=settings)
-    events = audit.timeline(session, referral_id=referral_id)
+    full = sees_person(context, caller)
+    events = [
+        AuditEventRead(
+            id=e.id,
+            at=e.at,
+            actor=e.actor_name,
+            role=e.actor_role,
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            version=e.version,
+            detail=e.detail if full else {},
+        )
+        for e in audit.timeline(session, referral_id=referral_id)
+    ]
     audit.record(
         session,
         caller=caller,
@@ -250,4 +279,4 @@ def referral_history(
         referral_id=referral_id,
         version=context.referral.version,
     )
-    return events
+    return History(referral=referral_id, events=events)
