@@ -39,6 +39,7 @@ postgres:
 
 test: install-test postgres
 	$(BIN)/ruff check triage adapters tests benchmarks
+	$(BIN)/triage rules check
 	$(BIN)/pytest -q -m "not slow"
 	$(MAKE) --no-print-directory contract
 

@@ -3,7 +3,9 @@
 import getpass
 import os
 import secrets
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 
@@ -15,12 +17,15 @@ from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
 from triage.providers import service as provider_service
+from triage.routing.check import CheckReport, RulesError, check_rule_set
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+rules_app = typer.Typer(help="Routing rules and the provider directory.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(rules_app, name="rules")
 
 DEMO_USERS = [
     ("demo-triage", Role.triage, None),
@@ -79,6 +84,58 @@ def user_add(
     typer.echo(f"added {role.value} user {name}")
 
 
+def _rule_set_dir(directory: Path | None) -> Path:
+    settings = get_settings()
+    return directory or Path(settings.rules_dir) / settings.rule_set
+
+
+def _checked(directory: Path) -> CheckReport:
+    started = time.perf_counter()
+    try:
+        report = check_rule_set(directory)
+    except RulesError as error:
+        typer.echo(f"rule set {directory} has {len(error.problems)} problem(s):", err=True)
+        for problem in error.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    elapsed = (time.perf_counter() - started) * 1000
+    rules = report.rule_set
+    typer.echo(
+        f"ok: {rules.version} (hash {rules.hash}): {len(rules.routing.rules)} rules, "
+        f"{len(rules.directory.providers)} providers, {report.shapes_checked} referral shapes "
+        f"covered; checked in {elapsed:.0f} ms"
+    )
+    return report
+
+
+@rules_app.command("check")
+def rules_check(
+    directory: Path | None = typer.Argument(None, help="rule set folder (default: the area's)"),
+) -> None:
+    """Validate a rule set: fields, providers, priorities, dead rules and coverage."""
+    _checked(_rule_set_dir(directory))
+
+
+@rules_app.command("load")
+def rules_load(
+    directory: Path | None = typer.Argument(None, help="rule set folder (default: the area's)"),
+) -> None:
+    """Check a rule set, then sync its provider directory into the database."""
+    folder = _rule_set_dir(directory)
+    _checked(folder)
+    _load_providers(_session_factory(), folder / "providers.toml", datetime.now(UTC))
+
+
+def _load_providers(factory, path: Path, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    with transaction(factory) as session:
+        report = provider_service.load_directory(session, path=path, now=now)
+    typer.echo(
+        f"providers from {path}: {len(report.added)} added {report.added or ''}, "
+        f"{len(report.updated)} updated {report.updated or ''}, "
+        f"{len(report.unchanged)} unchanged (live accepting and capacity kept)"
+    )
+
+
 @app.command()
 def demo(
     referrals: int = typer.Option(0, "--referrals", min=0, help="synthetic referrals to add"),
@@ -90,13 +147,9 @@ def demo(
     settings = get_settings()
     factory = _session_factory()
     now = datetime.now(UTC)
-    path = settings.rules_dir / settings.rule_set / "providers.toml"
-    with transaction(factory) as session:
-        report = provider_service.load_directory(session, path=path, now=now)
-    typer.echo(
-        f"providers from {path.name}: {len(report.added)} added, "
-        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
-    )
+    folder = _rule_set_dir(None)
+    _checked(folder)
+    _load_providers(factory, folder / "providers.toml", now)
     if not no_users:
         _add_demo_users(factory, now)
     if referrals:

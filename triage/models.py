@@ -6,6 +6,7 @@ from triage.auth.models import Token, User
 from triage.db import Base
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.routing.models import RoutingDecision
 
 __all__ = [
     "Assessment",
@@ -15,6 +16,7 @@ __all__ = [
     "Offer",
     "Provider",
     "Referral",
+    "RoutingDecision",
     "Token",
     "User",
 ]

@@ -43,7 +43,8 @@ class TestTheAuditOfTransitions:
         by_action = {r.action: r for r in rows}
         assert by_action["accept"].actor_role == "provider"
         assert by_action["route"].actor_role == "triage"
-        assert by_action["route"].detail == {"provider": "core-general"}
+        assert by_action["route"].detail["provider"] == "core-general"
+        assert by_action["route"].detail["by_hand"] is True
         assert by_action["close"].detail["reason"] == "support_completed"
 
     def test_a_refused_event_writes_nothing(self, triage: Api, session_factory) -> None:

@@ -17,6 +17,7 @@ from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import ReferralFacts
 from triage.referrals import repository
 from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.routing.engine import Decision
 from triage.vcop.editions import Edition, edition_in_force, load_editions
 
 PERSON_LEVEL_ROLES = frozenset({Role.triage, Role.provider})
@@ -30,6 +31,8 @@ class ReferralContext:
     offers: list[tuple[Offer, str]]
     edition: Edition
     settings: Settings
+    # The routing decision for the event being fired, when it needs one.
+    decision: Decision | None = None
 
     @property
     def open_offer(self) -> tuple[Offer, str] | None:
@@ -55,6 +58,8 @@ class ReferralContext:
         london = ZoneInfo(self.settings.timezone)
         assessment = self.assessment
         ended = {OfferAnswer.declined, OfferAnswer.expired}
+        decision = self.decision
+        current_hash = decision.rule_set_hash if decision else None
         open_offer = self.open_offer
         return ReferralFacts(
             state=State(self.referral.state),
@@ -70,12 +75,14 @@ class ReferralContext:
                 a.at.astimezone(london).date() for a in self.attempts if not a.made_contact
             ),
             min_contact_attempts=self.settings.min_contact_attempts,
+            # Not offered twice under one rule set; a change of rules may offer again.
             declined_providers=frozenset(
-                code for o, code in self.offers if o.answer in ended or o.handed_back_at
+                code
+                for o, code in self.offers
+                if (o.answer in ended or o.handed_back_at)
+                and (current_hash is None or o.rule_set_hash == current_hash)
             ),
-            # The rules engine (a later issue) supplies the next candidate; until then a
-            # declined or expired offer always goes back to the unit.
-            next_candidate=None,
+            next_candidate=decision.first if decision else None,
             open_offer_provider=open_offer[1] if open_offer else None,
             holder_provider=self.holder_code,
         )

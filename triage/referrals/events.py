@@ -24,6 +24,8 @@ from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load, provider_events
 from triage.referrals.models import ContactAttempt, Offer
 from triage.referrals.schemas import EVENT_BODIES, EventBody
+from triage.routing import service as routing_service
+from triage.routing.engine import Decision
 
 
 class EventRefused(Conflict):
@@ -72,12 +74,15 @@ def apply_event(
     flow = ReferralFlow(referral)
     if event.value not in {e.id for e in flow.allowed_events}:
         refuse(context, caller, ["not_allowed_in_state"])
+    if event in ROUTED_EVENTS:
+        context.decision = _decide(session, context, event)
+        facts = context.facts()
     failed = failed_guards(event, facts, fields)
     if failed:
         refuse(context, caller, failed)
     before = referral.state
     flow.send(event.value, facts=facts, fields=fields)
-    _side_effects(session, context, caller, event, fields, now)
+    detail = {**fields, **_side_effects(session, context, caller, event, fields, now)}
     referral.version = referral.version + 1
     referral.updated_at = now
     try:
@@ -100,7 +105,7 @@ def apply_event(
         from_state=before,
         to_state=referral.state,
         version=referral.version,
-        detail=fields,
+        detail=detail,
     )
     session.flush()
     context.offers = repository.offers_of(session, referral.id)
@@ -147,7 +152,8 @@ def _side_effects(
     event: Event,
     fields: dict[str, Any],
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
+    """Rows that go with the transition; answers what the audit detail should add."""
     referral = context.referral
     open_offer = context.open_offer[0] if context.open_offer else None
     match event:
@@ -164,7 +170,7 @@ def _side_effects(
                 )
             )
         case Event.route:
-            _offer(session, context, caller, fields.get("provider") or "", now)
+            return _offer_next(session, context, caller, event, fields.get("provider"), now)
         case Event.accept:
             assert open_offer is not None
             _answer(open_offer, OfferAnswer.accepted, caller, now)
@@ -174,6 +180,7 @@ def _side_effects(
             answer = OfferAnswer.declined if event == Event.decline else OfferAnswer.expired
             _answer(open_offer, answer, caller, now, fields.get("reason", "no_response"))
             open_offer.note = fields.get("note")
+            return _offer_next(session, context, caller, event, None, now)
         case Event.hand_back:
             held = next(o for o, _ in reversed(context.offers) if o.answer == OfferAnswer.accepted)
             held.handed_back_at = now
@@ -189,12 +196,49 @@ def _side_effects(
         case Event.consent_withdrawn:
             assert open_offer is not None
             _answer(open_offer, OfferAnswer.withdrawn, caller, now, "consent_withdrawn")
+    return {}
 
 
-def _offer(
-    session: Session, context: ReferralContext, caller: Caller, code: str, now: datetime
-) -> None:
-    provider = provider_service.get_provider(session, code=code)
+ROUTED_EVENTS = frozenset({Event.route, Event.decline, Event.expire})
+
+
+def _decide(session: Session, context: ReferralContext, event: Event) -> Decision:
+    """The rules' choice now; a declined or expired offer's provider is out of the running."""
+    also_excluded = {}
+    if event != Event.route and context.open_offer is not None:
+        also_excluded[context.open_offer[1]] = (
+            "already_declined" if event == Event.decline else "expired"
+        )
+    return routing_service.decide_for(
+        session, context, context.settings, also_excluded=also_excluded
+    )
+
+
+def _offer_next(
+    session: Session,
+    context: ReferralContext,
+    caller: Caller,
+    event: Event,
+    by_hand: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Offer the named provider or the rules' first candidate, and keep the decision."""
+    decision = context.decision
+    assert decision is not None
+    chosen = by_hand or decision.first
+    routing_service.store_decision(
+        session,
+        context=context,
+        decision=decision,
+        trigger=event.value,
+        caller=caller,
+        chosen=chosen,
+        by_hand=by_hand is not None,
+        now=now,
+    )
+    if chosen is None:
+        return {"offered_to": None, "no_route_reason": decision.no_route_reason}
+    provider = provider_service.get_provider(session, code=chosen)
     session.add(
         Offer(
             referral_id=context.referral.id,
@@ -202,8 +246,16 @@ def _offer(
             offered_at=now,
             offered_by=caller.user_id,
             respond_by=now + timedelta(hours=provider.respond_by_hours),
+            rule_set_hash=decision.rule_set_hash,
         )
     )
+    rule = next((c.rule for c in decision.candidates if c.provider == chosen), None)
+    return {
+        "offered_to": chosen,
+        "by_hand": by_hand is not None,
+        "rule": rule,
+        "rules_would_choose": decision.first,
+    }
 
 
 def _answer(

@@ -96,6 +96,9 @@ class Offer(Base):
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # The rule set under which the offer was made: a provider is not offered the same
+    # referral twice under one rule set (DESIGN 7).
+    rule_set_hash: Mapped[str | None] = mapped_column(String(64))
     handed_back_at: Mapped[datetime | None]
     hand_back_reason: Mapped[str | None] = mapped_column(String(40))
     hand_back_note: Mapped[str | None] = mapped_column(Text)
