@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     # How long a provider has to answer an offer when its directory entry does not say.
     respond_by_hours: int = 72
     timezone: str = "Europe/London"
-    db_pool_size: int = 10
+    # At least the concurrency one process serves, so connections are not opened per burst.
+    db_pool_size: int = 20
     db_max_overflow: int = 10
 
 

@@ -79,8 +79,8 @@ def add_demo_referrals(factory: sessionmaker[Session], *, settings: Settings, co
         caller = Caller(user_id=user.id, username=user.username, role=Role(user.role))
         for number in range(1, count + 1):
             body = demo_referral(fake, rng, number, areas, now)
-            _, created = create_referral(
+            intake = create_referral(
                 session, caller=caller, body=body, idempotency_key=None, now=now, settings=settings
             )
-            added += created
+            added += intake.created
     return added

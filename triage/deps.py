@@ -23,12 +23,14 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_now(request: Request) -> datetime:
+# Pure dependencies are `async` so FastAPI runs them inline instead of hopping to the
+# thread pool once each (measured by benchmarks/intake.py).
+async def get_now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock()
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -1,6 +1,5 @@
 """The needs assessment, risk, and consent: recording, the consent gate, withdrawal."""
 
-
 from tests.api.flows import actions, assessing, audit_rows, conflict, held, offered, ok
 from tests.support import Api, assessment_body
 

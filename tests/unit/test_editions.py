@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from triage.lifecycle.codes import CrimeType
-from triage.vcop.editions import Edition, edition_in_force, load_editions
+from triage.vcop.editions import ConsentRules, Edition, edition_in_force, load_editions
 
 VCOP_DIR = Path(__file__).resolve().parents[2] / "routing_rules" / "vcop"
 EXPLICIT = ["sexual_offence", "child_sexual_exploitation", "domestic_abuse", "homicide_bereavement"]
@@ -87,18 +87,11 @@ class TestNeedsExplicitConsent:
         assert edition.needs_explicit_consent(CrimeType.domestic_abuse, bereaved=False) is True
         assert edition.needs_explicit_consent(CrimeType.burglary, bereaved=False) is False
 
-    def test_bereavement_adds_nothing_in_an_edition_that_does_not_say_so(self):
-        edition = Edition.model_validate(
-            {
-                "edition": "test",
-                "version": "test.1",
-                "title": "test",
-                "in_force_from": "2030-01-01",
-                "consent": {
-                    "explicit_for_crime_types": ["sexual_offence"],
-                    "explicit_when_bereaved": False,
-                },
-            }
+    def test_bereavement_adds_nothing_in_an_edition_that_does_not_say_so(self, editions):
+        consent = ConsentRules(
+            explicit_for_crime_types=frozenset({CrimeType.sexual_offence}),
+            explicit_when_bereaved=False,
         )
+        edition = editions[-1].model_copy(update={"consent": consent})
         assert edition.needs_explicit_consent("burglary", bereaved=True) is False
         assert edition.needs_explicit_consent("sexual_offence", bereaved=True) is True

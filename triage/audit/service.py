@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from triage.audit.models import AuditEvent
@@ -22,22 +22,22 @@ def record(
     to_state: str | None = None,
     version: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one audit event to the current transaction."""
-    event = AuditEvent(
-        referral_id=referral_id,
-        at=now,
-        actor_id=caller.user_id,
-        actor_name=caller.username,
-        actor_role=caller.role.value,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        version=version,
-        detail=detail or {},
+) -> None:
+    """Append one audit event to the current transaction (written at once, not on flush)."""
+    session.execute(
+        insert(AuditEvent).values(
+            referral_id=referral_id,
+            at=now,
+            actor_id=caller.user_id,
+            actor_name=caller.username,
+            actor_role=caller.role.value,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            version=version,
+            detail=detail or {},
+        )
     )
-    session.add(event)
-    return event
 
 
 def timeline(session: Session, *, referral_id: UUID) -> list[AuditEvent]:

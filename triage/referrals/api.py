@@ -48,7 +48,7 @@ def create_referral(
     ] = None,
 ) -> ReferralRead | IntakeReceipt:
     """Log a referral. A retry with the same (source, external_ref) or key answers 200."""
-    referral, created = service.create_referral(
+    intake = service.create_referral(
         session,
         caller=caller,
         body=body,
@@ -56,17 +56,17 @@ def create_referral(
         now=now,
         settings=settings,
     )
-    if not created:
+    if not intake.created:
         response.status_code = status.HTTP_200_OK
     if caller.role == Role.intake:
         return IntakeReceipt(
-            id=referral.id,
-            reference=referral.reference,
-            state=referral.state,
-            version=referral.version,
+            id=intake.id,
+            reference=intake.reference,
+            state=intake.state,
+            version=intake.version,
             allowed_events=[],
         )
-    context = load(session, caller=caller, referral_id=referral.id, settings=settings)
+    context = load(session, caller=caller, referral_id=intake.id, settings=settings)
     return referral_view(session, context, caller)
 
 

@@ -2,9 +2,11 @@
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from triage.assessment.models import Assessment
@@ -29,8 +31,13 @@ def by_idempotency_key(session: Session, created_by: int, key: str) -> Referral 
     )
 
 
-def reference_taken(session: Session, reference: str) -> bool:
-    return session.scalar(select(Referral.id).where(Referral.reference == reference)) is not None
+def insert_unless_exists(session: Session, values: dict[str, Any]) -> bool:
+    """Insert a referral unless a unique key (source and external reference, idempotency
+    key, reference) is taken; answers whether it was inserted. One statement, no race."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Referral).values(**values).on_conflict_do_nothing().returning(Referral.id)
+    return session.execute(statement).scalar_one_or_none() is not None
 
 
 def visible_to_provider(provider_id: int) -> ColumnElement[bool]:

@@ -4,11 +4,12 @@ import hashlib
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
@@ -38,6 +39,17 @@ from triage.referrals.views import sees_person
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
 
 
+@dataclass(frozen=True)
+class Intake:
+    """What intake answers: the referral's identity, and whether this request created it."""
+
+    id: UUID
+    reference: str
+    state: str
+    version: int
+    created: bool
+
+
 def create_referral(
     session: Session,
     *,
@@ -46,54 +58,50 @@ def create_referral(
     idempotency_key: str | None,
     now: datetime,
     settings: Settings,
-) -> tuple[Referral, bool]:
+) -> Intake:
     """Log a new referral, or return the one an earlier identical request created.
 
-    Answers `(referral, created)`. A repeated `(source, external_ref)` returns the existing
-    referral unchanged; a repeated `Idempotency-Key` with another body raises Conflict.
+    A repeated `(source, external_ref)` returns the existing referral unchanged; a repeated
+    `Idempotency-Key` with another body raises Conflict. The insert comes first and the
+    database's unique constraints decide (no check-then-insert race, one statement).
     """
     if caller.role not in (Role.triage, Role.intake):
         raise Forbidden(f"the {caller.role.value} role may not create referrals")
-    request_hash = hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
     if body.area not in area_codes(settings.rules_dir / settings.rule_set / "providers.toml"):
         raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
     if body.crime_reported_at is not None and body.crime_reported_at > now:
         raise InvalidInput(
             "crime_reported_at is in the future", field=("body", "crime_reported_at")
         )
-    existing = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
-    if existing is not None:
-        return existing, False
-    referral = _new_referral(session, caller, body, idempotency_key, request_hash, now)
-    try:
-        with session.begin_nested():
-            session.add(referral)
-            session.flush()
-    except IntegrityError:
-        # Another request with the same identity committed first: answer with its referral.
-        existing = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
-        if existing is None:
-            raise
-        return existing, False
-    audit.record(
-        session,
-        caller=caller,
-        action="create",
-        now=now,
-        referral_id=referral.id,
-        to_state=referral.state,
-        version=referral.version,
-        detail={
-            "source": body.source,
-            "external_ref": body.external_ref,
-            "crime_type": body.crime_type,
-            "area": body.area,
-            "hate_strands": list(body.hate_strands),
-        },
-    )
-    return referral, True
+    request_hash = hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    values = _referral_values(caller, body, idempotency_key, request_hash, now)
+    for _ in range(5):
+        values["reference"] = _new_reference(now)
+        if repository.insert_unless_exists(session, values):
+            audit.record(
+                session,
+                caller=caller,
+                action="create",
+                now=now,
+                referral_id=values["id"],
+                to_state=values["state"],
+                version=1,
+                detail={
+                    "source": body.source,
+                    "external_ref": body.external_ref,
+                    "crime_type": body.crime_type,
+                    "area": body.area,
+                    "hate_strands": list(body.hate_strands),
+                },
+            )
+            return Intake(values["id"], values["reference"], values["state"], 1, created=True)
+        earlier = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
+        if earlier is not None:
+            return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
+        # Nothing earlier matched, so the random reference collided: draw another.
+    raise RuntimeError("no free referral reference after 5 draws")
 
 
 def _earlier_request(
@@ -122,57 +130,51 @@ def _earlier_request(
     return None
 
 
-def _new_referral(
-    session: Session,
+def _referral_values(
     caller: Caller,
     body: ReferralCreate,
     idempotency_key: str | None,
     request_hash: str,
     now: datetime,
-) -> Referral:
+) -> dict[str, Any]:
     victim = body.victim
-    return Referral(
-        id=uuid.uuid4(),
-        reference=_new_reference(session, now),
-        source=body.source,
-        external_ref=body.external_ref,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        created_by=caller.user_id,
-        area=body.area,
-        crime_type=body.crime_type,
-        hate_strands=[s.value for s in body.hate_strands],
-        crime_reported_at=body.crime_reported_at,
-        received_at=now,
-        victim_full_name=victim.full_name,
-        victim_name_key=name_key(victim.full_name),
-        victim_date_of_birth=victim.date_of_birth,
-        victim_phone=victim.phone,
-        victim_phone_key=phone_key(victim.phone),
-        victim_email=victim.email,
-        victim_address=victim.address,
-        victim_postcode=victim.postcode,
-        safe_channels=[c.value for c in victim.safe_channels],
-        safe_times=victim.safe_times,
-        language=victim.language,
-        notes=body.notes,
-        state=State.received.value,
-        version=1,
-        holder_provider_id=None,
-        closure_reason=None,
-        outcomes=None,
-        closed_at=None,
-        updated_at=now,
-    )
+    return {
+        "id": uuid.uuid4(),
+        "source": body.source.value,
+        "external_ref": body.external_ref,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "created_by": caller.user_id,
+        "area": body.area,
+        "crime_type": body.crime_type.value,
+        "hate_strands": [s.value for s in body.hate_strands],
+        "crime_reported_at": body.crime_reported_at,
+        "received_at": now,
+        "victim_full_name": victim.full_name,
+        "victim_name_key": name_key(victim.full_name),
+        "victim_date_of_birth": victim.date_of_birth,
+        "victim_phone": victim.phone,
+        "victim_phone_key": phone_key(victim.phone),
+        "victim_email": victim.email,
+        "victim_address": victim.address,
+        "victim_postcode": victim.postcode,
+        "safe_channels": [c.value for c in victim.safe_channels],
+        "safe_times": victim.safe_times,
+        "language": victim.language,
+        "notes": body.notes,
+        "state": State.received.value,
+        "version": 1,
+        "updated_at": now,
+    }
 
 
-def _new_reference(session: Session, now: datetime) -> str:
-    """A short reference a person can read out on the phone: `VR-26-7K3M9QXD`."""
-    while True:
-        code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
-        reference = f"VR-{now:%y}-{code}"
-        if not repository.reference_taken(session, reference):
-            return reference
+def _new_reference(now: datetime) -> str:
+    """A short reference a person can read out on the phone: `VR-26-7K3M9QXD`.
+
+    32**8 codes a year: a collision is caught by the unique constraint and redrawn.
+    """
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"VR-{now:%y}-{code}"
 
 
 def read_referral(
