@@ -1,11 +1,12 @@
 """Dependencies shared by every router: the request's transaction, the clock, settings."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from triage.config import Settings
 
@@ -16,11 +17,29 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
-    factory = request.app.state.session_factory
-    with factory() as session, session.begin():
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the handler returns, else rolled back.
+
+    Opening a session does no I/O (it connects on first use), so it happens inline; only the
+    commit or rollback goes to the thread pool: one hop instead of two.
+    """
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 # Pure dependencies are `async` so FastAPI runs them inline instead of hopping to the
