@@ -23,6 +23,7 @@ from triage.errors import (
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
 from triage.routing.api import router as routing_router
+from triage.vcop.api import router as vcop_router
 
 STATUS_OF: list[tuple[type[DomainError], int]] = [
     (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock
-    for router in (auth_router, referrals_router, routing_router, providers_router):
+    for router in (auth_router, referrals_router, routing_router, vcop_router, providers_router):
         app.include_router(router)
     _add_error_handlers(app)
     _add_health_routes(app)

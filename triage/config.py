@@ -1,5 +1,6 @@
 """Settings, read from the environment (prefix TRIAGE_) by pydantic-settings."""
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     # How long a provider has to answer an offer when its directory entry does not say.
     respond_by_hours: int = 72
     timezone: str = "Europe/London"
+    # A Victims' Code clock started at or after this local time starts the next working day.
+    vcop_cutoff: time = time(17, 0)
     # At least the concurrency one process serves, so connections are not opened per burst.
     db_pool_size: int = 20
     db_max_overflow: int = 10

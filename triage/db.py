@@ -49,6 +49,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime,
         dict[str, Any]: JSON,
         list[str]: JSON,
+        list[str] | None: JSON,
         list[dict[str, Any]]: JSON,
     }
 

@@ -34,7 +34,9 @@ class TestTheAuditOfTransitions:
     ) -> None:
         worker = sign_in("provider", provider="core-general")
         rid, steps = walk(triage, worker)
-        rows = [r for r in audit_rows(session_factory, rid) if r.action != "read"]
+        rows = [
+            r for r in audit_rows(session_factory, rid) if r.action not in ("read", "vcop_enhanced")
+        ]
         assert [(r.action, r.to_state, r.version) for r in rows] == steps
         previous = None
         for row in rows:
@@ -102,9 +104,12 @@ class TestTheHistoryTimeline:
         assert answer["referral"] == rid
         events = answer["events"]
         changes = [
-            (e["action"], e["to_state"], e["version"]) for e in events if e["action"] != "read"
+            (e["action"], e["to_state"], e["version"])
+            for e in events
+            if e["action"] not in ("read", "vcop_enhanced")
         ]
         assert changes == steps
+        assert [e["action"] for e in events].count("vcop_enhanced") == 1  # decided at assessment
         assert [e["id"] for e in events] == sorted(e["id"] for e in events)
         assert {e["role"] for e in events} == {"triage", "provider"}
         assert all(e["actor"] and e["at"] == "2026-11-24T10:00:00Z" for e in events)

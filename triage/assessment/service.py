@@ -18,6 +18,7 @@ from triage.lifecycle.guards import consent_gate
 from triage.referrals.context import ReferralContext, load, require_person_level
 from triage.referrals.events import apply_event, refuse
 from triage.referrals.schemas import EventBody
+from triage.vcop import service as vcop_service
 
 TRIAGE_ONLY = frozenset({Role.triage})
 
@@ -59,6 +60,7 @@ def record_assessment(
         method = body.consent.method.value if body.consent.method else None
         _set_consent(assessment, body.consent.share_with_provider, method, caller, now)
     _bump(session, context, caller, "assessment", before, snapshot(assessment), now)
+    vcop_service.reevaluate(session, context=context, caller=caller, trigger="assessment", now=now)
     _stop_sharing_if_consent_fails(session, context, caller, now)
     return context
 
@@ -82,6 +84,7 @@ def change_consent(
     method = body.method.value if body.method else None
     _set_consent(assessment, body.share_with_provider, method, caller, now)
     _bump(session, context, caller, "consent", before, snapshot(assessment), now)
+    vcop_service.reevaluate(session, context=context, caller=caller, trigger="consent", now=now)
     _stop_sharing_if_consent_fails(session, context, caller, now)
     return context
 

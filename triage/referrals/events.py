@@ -26,6 +26,7 @@ from triage.referrals.models import ContactAttempt, Offer
 from triage.referrals.schemas import EVENT_BODIES, EventBody
 from triage.routing import service as routing_service
 from triage.routing.engine import Decision
+from triage.vcop import service as vcop_service
 
 
 class EventRefused(Conflict):
@@ -110,6 +111,7 @@ def apply_event(
     session.flush()
     context.offers = repository.offers_of(session, referral.id)
     context.attempts = repository.contact_attempts_of(session, referral.id)
+    vcop_service.reevaluate(session, context=context, caller=caller, trigger=event.value, now=now)
 
 
 def refuse(context: ReferralContext, caller: Caller, failed: list[str]) -> None:

@@ -46,6 +46,10 @@ class Referral(Base):
     state: Mapped[str] = mapped_column(String(30))
     version: Mapped[int] = mapped_column()
     holder_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    # The Victims' Code edition judging this referral, and the enhanced decision's grounds.
+    vcop_edition: Mapped[str | None] = mapped_column(String(10))
+    enhanced: Mapped[bool | None]
+    enhanced_reasons: Mapped[list[str] | None]
     closure_reason: Mapped[str | None] = mapped_column(String(30))
     outcomes: Mapped[dict[str, Any] | None]
     closed_at: Mapped[datetime | None]

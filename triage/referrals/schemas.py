@@ -27,6 +27,7 @@ from triage.lifecycle.codes import (
     Outcome,
     Source,
 )
+from triage.vcop.schemas import EntitlementSummary
 
 
 def _no_nul(value: str) -> str:
@@ -243,6 +244,9 @@ class ReferralRead(BaseModel):
     offers: list[OfferRead]
     provider: str | None = Field(description="the provider holding the case, if any")
     deadlines: dict[str, datetime | None]
+    entitlements: EntitlementSummary = Field(
+        description="Victims' Code: edition, enhanced or standard, next right due, breaches"
+    )
     closure_reason: str | None
     outcomes: dict[str, Any] | None
     closed_at: datetime | None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ from triage.referrals.schemas import (
     ReferralPage,
 )
 from triage.referrals.views import sees_person
+from triage.vcop import service as vcop_service
+from triage.vcop.editions import edition_in_force, load_editions
+from triage.vcop.rights import Evaluation, VcopFacts
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
 
@@ -77,6 +81,12 @@ def create_referral(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
     values = _referral_values(caller, body, idempotency_key, request_hash, now)
+    evaluation = _first_vcop_evaluation(body, now, settings)
+    values.update(
+        vcop_edition=evaluation.edition,
+        enhanced=evaluation.enhanced,
+        enhanced_reasons=list(evaluation.enhanced_reasons),
+    )
     for _ in range(5):
         values["reference"] = _new_reference(now)
         if repository.insert_unless_exists(session, values):
@@ -94,7 +104,20 @@ def create_referral(
                     "crime_type": body.crime_type,
                     "area": body.area,
                     "hate_strands": list(body.hate_strands),
+                    "vcop_edition": evaluation.edition,
+                    "enhanced": evaluation.enhanced,
+                    "enhanced_reasons": list(evaluation.enhanced_reasons),
                 },
+            )
+            vcop_service.record_evaluation(
+                session,
+                referral_id=values["id"],
+                evaluation=evaluation,
+                check=vcop_service.Check(
+                    "create", caller.user_id, {"action": "create", "version": 1}
+                ),
+                now=now,
+                is_new=True,
             )
             return Intake(values["id"], values["reference"], values["state"], 1, created=True)
         earlier = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
@@ -102,6 +125,20 @@ def create_referral(
             return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
         # Nothing earlier matched, so the random reference collided: draw another.
     raise RuntimeError("no free referral reference after 5 draws")
+
+
+def _first_vcop_evaluation(body: ReferralCreate, now: datetime, settings: Settings) -> Evaluation:
+    """Entitlements as the referral arrives: the edition in force, enhanced grounds, clocks."""
+    day = (body.crime_reported_at or now).astimezone(ZoneInfo(settings.timezone)).date()
+    edition = edition_in_force(load_editions(settings.rules_dir / "vcop"), day)
+    facts = VcopFacts(
+        crime_type=body.crime_type.value,
+        received_at=now,
+        crime_reported_at=body.crime_reported_at,
+        hate_crime=bool(body.hate_strands),
+        age=age_on(body.victim.date_of_birth, day),
+    )
+    return vcop_service.evaluate_new(edition, facts, now=now, settings=settings)
 
 
 def _earlier_request(

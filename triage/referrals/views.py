@@ -22,6 +22,8 @@ from triage.referrals.schemas import (
     ReferralRead,
     VictimRead,
 )
+from triage.vcop import service as vcop_service
+from triage.vcop.schemas import EntitlementSummary
 
 
 def sees_person(context: ReferralContext, caller: Caller) -> bool:
@@ -90,6 +92,7 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
         offers=offers,
         provider=context.holder_code,
         deadlines={"respond_by": open_offer[0].respond_by if open_offer else None},
+        entitlements=_entitlements(session, context, full=full),
         closure_reason=referral.closure_reason,
         outcomes=referral.outcomes,
         closed_at=referral.closed_at,
@@ -104,6 +107,22 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
             for r in linked
         ],
         updated_at=referral.updated_at,
+    )
+
+
+def _entitlements(session: Session, context: ReferralContext, *, full: bool) -> EntitlementSummary:
+    """Triage sees the whole summary; a provider sees only enhanced or standard (DESIGN 4)."""
+    r = context.referral
+    if not full:
+        return EntitlementSummary(
+            edition=None, enhanced=r.enhanced, enhanced_reasons=None, next_due=None, breached=[]
+        )
+    return vcop_service.summary(
+        session,
+        referral_id=r.id,
+        referral_enhanced=r.enhanced,
+        reasons=r.enhanced_reasons,
+        edition=r.vcop_edition,
     )
 
 

@@ -1,0 +1,269 @@
+"""Evaluating a referral's Victims' Code entitlements and keeping the check log.
+
+Every evaluation (at creation, after each lifecycle event, assessment or consent change)
+writes one check-log row per tracked right, with its outcome and evidence, in the same
+transaction as its cause; `entitlements` keeps each right's current status and `due_at`.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from triage.assessment.models import Assessment
+from triage.audit import service as audit
+from triage.auth.models import User
+from triage.auth.service import Caller
+from triage.config import Settings
+from triage.lifecycle.codes import AttemptOutcome, ClosureReason, OfferAnswer
+from triage.referrals.context import ReferralContext
+from triage.referrals.people import age_on
+from triage.vcop.calendar import WorkingCalendar
+from triage.vcop.editions import Edition
+from triage.vcop.models import Entitlement, EntitlementCheck
+from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation, VcopFacts, evaluate
+from triage.vcop.schemas import CheckRead, EntitlementSummary, NextDue, RightRead, VcopRead
+
+VULNERABILITY_GROUNDS = ("mental_disorder", "impaired_intelligence", "physical_disability")
+
+
+@cache
+def _calendar(timezone: str, cutoff: time) -> WorkingCalendar:
+    return WorkingCalendar(timezone, cutoff)
+
+
+def calendar_for(settings: Settings) -> WorkingCalendar:
+    return _calendar(settings.timezone, settings.vcop_cutoff)
+
+
+def facts_for(context: ReferralContext) -> VcopFacts:
+    """What the clocks need, read from a loaded referral."""
+    referral, assessment = context.referral, context.assessment
+    contacts = [a.at for a in context.attempts if a.made_contact]
+    offered = [o.offered_at for o, _ in context.offers]
+    accepted = [
+        o.answered_at
+        for o, _ in context.offers
+        if o.answer == OfferAnswer.accepted and o.answered_at
+    ]
+    unsafe = any(a.outcome == AttemptOutcome.unsafe for a in context.attempts) or (
+        referral.closure_reason == ClosureReason.unsafe_to_contact
+    )
+    consent = assessment.consent_to_share if assessment else None
+    return VcopFacts(
+        crime_type=referral.crime_type,
+        received_at=referral.received_at,
+        crime_reported_at=referral.crime_reported_at,
+        hate_crime=bool(referral.hate_strands),
+        age=age_on(referral.victim_date_of_birth, context.reference_day),
+        vulnerability=_vulnerability(assessment),
+        intimidated=bool(assessment and assessment.intimidated),
+        persistently_targeted=bool(assessment and assessment.persistently_targeted),
+        bereaved=bool(assessment and assessment.bereaved),
+        contact_made_at=min(contacts, default=None),
+        routed_at=min(offered, default=None),
+        accepted_at=min(accepted, default=None),
+        opted_out=consent is False,
+        consent_missing=context.consent_required and consent is not True,
+        unsafe_to_contact=unsafe,
+    )
+
+
+def _vulnerability(assessment: Assessment | None) -> frozenset[str]:
+    if assessment is None:
+        return frozenset()
+    return frozenset(flag for flag in VULNERABILITY_GROUNDS if getattr(assessment, flag))
+
+
+@dataclass(frozen=True)
+class Check:
+    """Who asked for an evaluation and why: a person's event, or the system's sweep."""
+
+    trigger: str
+    checked_by: int | None
+    evidence: dict[str, Any]
+
+
+def record_evaluation(
+    session: Session,
+    *,
+    referral_id: UUID,
+    evaluation: Evaluation,
+    check: Check,
+    now: datetime,
+    is_new: bool = False,
+) -> None:
+    """Write the check-log rows and bring each tracked right's current row up to date."""
+    tracked = [r for r in evaluation.rights if r.status != NOT_TRACKED]
+    if not tracked:
+        return
+    rows = [
+        {
+            "referral_id": referral_id,
+            "right": r.right,
+            "edition": evaluation.edition,
+            "status": r.status,
+            "due_at": r.due_at,
+            "met_at": r.met_at,
+            "reason": r.reason,
+        }
+        for r in tracked
+    ]
+    session.execute(
+        _INSERT_CHECK,
+        [
+            {
+                **row,
+                "trigger": check.trigger,
+                "evidence": check.evidence,
+                "checked_by": check.checked_by,
+                "checked_at": now,
+            }
+            for row in rows
+        ],
+    )
+    if is_new:
+        session.execute(_INSERT_ENTITLEMENT, [{**row, "evaluated_at": now} for row in rows])
+        return
+    current = {
+        e.right: e
+        for e in session.scalars(select(Entitlement).where(Entitlement.referral_id == referral_id))
+    }
+    for row in rows:
+        entitlement = current.get(row["right"])
+        if entitlement is None:
+            session.add(Entitlement(**row, evaluated_at=now))
+            continue
+        for key in ("edition", "status", "due_at", "met_at", "reason"):
+            setattr(entitlement, key, row[key])
+        entitlement.evaluated_at = now
+
+
+_INSERT_CHECK = insert(EntitlementCheck.__table__)
+_INSERT_ENTITLEMENT = insert(Entitlement.__table__)
+
+
+def reevaluate(
+    session: Session,
+    *,
+    context: ReferralContext,
+    caller: Caller | None,
+    trigger: str,
+    now: datetime,
+) -> Evaluation:
+    """Evaluate a stored referral again after `trigger`; log it and any new enhanced decision."""
+    referral = context.referral
+    evaluation = evaluate(
+        context.edition, facts_for(context), now=now, calendar=calendar_for(context.settings)
+    )
+    decided = (evaluation.enhanced, list(evaluation.enhanced_reasons), evaluation.edition)
+    before = (referral.enhanced, referral.enhanced_reasons, referral.vcop_edition)
+    if caller is not None and (decided != before or trigger == "assessment"):
+        audit.record(
+            session,
+            caller=caller,
+            action="vcop_enhanced",
+            now=now,
+            referral_id=referral.id,
+            version=referral.version,
+            detail={
+                "edition": evaluation.edition,
+                "enhanced": evaluation.enhanced,
+                "enhanced_reasons": list(evaluation.enhanced_reasons),
+                "before": {"enhanced": before[0], "enhanced_reasons": before[1]},
+            },
+        )
+    referral.enhanced, referral.enhanced_reasons, referral.vcop_edition = decided
+    record_evaluation(
+        session,
+        referral_id=referral.id,
+        evaluation=evaluation,
+        check=Check(
+            trigger=trigger,
+            checked_by=caller.user_id if caller else None,
+            evidence={"action": trigger, "version": referral.version},
+        ),
+        now=now,
+    )
+    return evaluation
+
+
+def evaluate_new(
+    edition: Edition, facts: VcopFacts, *, now: datetime, settings: Settings
+) -> Evaluation:
+    """The first evaluation of a referral being created (nothing stored yet)."""
+    return evaluate(edition, facts, now=now, calendar=calendar_for(settings))
+
+
+def entitlements_view(session: Session, *, context: ReferralContext) -> VcopRead:
+    """Each right of the referral's edition with its status, times and check history."""
+    referral = context.referral
+    current = {
+        e.right: e
+        for e in session.scalars(select(Entitlement).where(Entitlement.referral_id == referral.id))
+    }
+    checks: dict[str, list[CheckRead]] = {}
+    rows = session.execute(
+        select(EntitlementCheck, User.username)
+        .outerjoin(User, User.id == EntitlementCheck.checked_by)
+        .where(EntitlementCheck.referral_id == referral.id)
+        .order_by(EntitlementCheck.id)
+    )
+    for check, username in rows:
+        checks.setdefault(check.right, []).append(
+            CheckRead(
+                status=check.status,
+                due_at=check.due_at,
+                met_at=check.met_at,
+                reason=check.reason,
+                trigger=check.trigger,
+                evidence=check.evidence,
+                checked_by=username or ("system" if check.checked_by is None else None),
+                checked_at=check.checked_at,
+            )
+        )
+    rights = []
+    for right in context.edition.rights:
+        row = current.get(right.id)
+        rights.append(
+            RightRead(
+                right=right.id,
+                title=right.title,
+                status=row.status if row else NOT_TRACKED,
+                due_at=row.due_at if row else None,
+                met_at=row.met_at if row else None,
+                reason=row.reason if row else None,
+                checks=checks.get(right.id, []),
+            )
+        )
+    return VcopRead(
+        edition=context.edition.edition,
+        edition_title=context.edition.title,
+        enhanced=bool(referral.enhanced),
+        enhanced_reasons=referral.enhanced_reasons or [],
+        rights=rights,
+    )
+
+
+def summary(
+    session: Session,
+    *,
+    referral_id: UUID,
+    referral_enhanced: bool | None,
+    reasons: list[str] | None,
+    edition: str | None,
+) -> EntitlementSummary:
+    """Next right falling due and any breach, for the referral's detail."""
+    rows = list(session.scalars(select(Entitlement).where(Entitlement.referral_id == referral_id)))
+    pending = sorted((e for e in rows if e.status == PENDING and e.due_at), key=lambda e: e.due_at)
+    return EntitlementSummary(
+        edition=edition,
+        enhanced=referral_enhanced,
+        enhanced_reasons=reasons,
+        next_due=NextDue(right=pending[0].right, due_at=pending[0].due_at) if pending else None,
+        breached=sorted(e.right for e in rows if e.status == BREACHED),
+    )
