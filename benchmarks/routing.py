@@ -15,10 +15,10 @@ import random
 import time
 from pathlib import Path
 
-from triage.lifecycle.codes import CrimeType, HateStrand, Need
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
 from triage.routing.check import check_rule_set
 from triage.routing.engine import Engine, RoutingInput, statuses_from_directory
-from triage.routing.rules import VULNERABILITY_FLAGS, load_rule_set
+from triage.routing.rules import load_rule_set
 
 RULES = Path(__file__).resolve().parents[1] / "routing_rules" / "derbyshire"
 
@@ -114,9 +114,7 @@ def main() -> None:
         f"engine:   {engine_rate:>10,.0f} decisions/s  ({1e6 / engine_rate:.1f} us each; "
         f"{candidates / 10_000:.2f} candidates per referral)"
     )
-    print(
-        f"baseline: {bare_rate:>10,.0f} decisions/s  (first match, 30 dict rules, 5 conditions)"
-    )
+    print(f"baseline: {bare_rate:>10,.0f} decisions/s  (first match, 30 dict rules, 5 conditions)")
     print(f"engine / baseline: {engine_rate / bare_rate:.2f}")
     print(f"load + validate rule set: {min(load_ms):.1f} ms (best of 5)")
     ok = engine_rate >= 40_000 and min(load_ms) < 200

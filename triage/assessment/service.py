@@ -13,7 +13,7 @@ from triage.audit import service as audit
 from triage.auth.service import Caller
 from triage.config import Settings
 from triage.errors import parse_body
-from triage.lifecycle.codes import Event, Role, State
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, Event, Role, State
 from triage.lifecycle.guards import consent_gate
 from triage.referrals.context import ReferralContext, load, require_person_level
 from triage.referrals.events import apply_event, refuse
@@ -188,17 +188,7 @@ def snapshot(assessment: Assessment | None) -> dict[str, Any] | None:
         "dash_score": assessment.dash_score,
         "professional_judgement": assessment.professional_judgement,
         "risk_level": assessment.risk_level,
-        "vulnerability": {
-            flag: getattr(assessment, flag)
-            for flag in (
-                "mental_disorder",
-                "impaired_intelligence",
-                "physical_disability",
-                "intimidated",
-                "persistently_targeted",
-                "bereaved",
-            )
-        },
+        "vulnerability": {flag: getattr(assessment, flag) for flag in VULNERABILITY_FLAGS},
         "consent_to_share": assessment.consent_to_share,
         "consent_method": assessment.consent_method,
         "restorative_justice_interest": assessment.restorative_justice_interest,

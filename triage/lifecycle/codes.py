@@ -133,6 +133,17 @@ class Need(StrEnum):
     specialist_service = "specialist_service"
 
 
+# The assessment's vulnerability flags (DESIGN 4), in the order the API lists them.
+VULNERABILITY_FLAGS = (
+    "mental_disorder",
+    "impaired_intelligence",
+    "physical_disability",
+    "intimidated",
+    "persistently_targeted",
+    "bereaved",
+)
+
+
 class RiskLevel(StrEnum):
     standard = "standard"
     medium = "medium"

@@ -8,17 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from triage.lifecycle.codes import CrimeType, HateStrand, Need
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
 from triage.providers.schemas import ProviderDirectory
 
-VULNERABILITY_FLAGS = (
-    "mental_disorder",
-    "impaired_intelligence",
-    "physical_disability",
-    "intimidated",
-    "persistently_targeted",
-    "bereaved",
-)
 RISK_CONDITIONS = ("standard", "medium", "high", "none")
 Age = Annotated[int, Field(ge=0, le=120)]
 

@@ -13,7 +13,7 @@ from triage.assessment.rules import risk_level
 from triage.auth.service import Caller
 from triage.config import Settings
 from triage.errors import InvalidInput
-from triage.lifecycle.codes import OfferAnswer, State
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, OfferAnswer, State
 from triage.providers.models import Provider
 from triage.providers.service import area_codes
 from triage.referrals import repository
@@ -24,15 +24,6 @@ from triage.routing.engine import Decision, Engine, ProviderStatus, RoutingInput
 from triage.routing.models import RoutingDecision
 from triage.routing.rules import load_rule_set
 from triage.routing.schemas import CandidateRead, RoutingPreview, RoutingRead, SkipRead
-
-VULNERABILITY_FLAGS = (
-    "mental_disorder",
-    "impaired_intelligence",
-    "physical_disability",
-    "intimidated",
-    "persistently_targeted",
-    "bereaved",
-)
 
 
 def rule_set_dir(settings: Settings) -> Path:

@@ -19,7 +19,7 @@ from triage.audit import service as audit
 from triage.auth.models import User
 from triage.auth.service import Caller
 from triage.config import Settings
-from triage.lifecycle.codes import AttemptOutcome, ClosureReason, OfferAnswer
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, AttemptOutcome, ClosureReason, OfferAnswer
 from triage.referrals.context import ReferralContext
 from triage.referrals.people import age_on
 from triage.vcop.calendar import WorkingCalendar
@@ -27,8 +27,6 @@ from triage.vcop.editions import Edition
 from triage.vcop.models import Entitlement, EntitlementCheck
 from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation, VcopFacts, evaluate
 from triage.vcop.schemas import CheckRead, EntitlementSummary, NextDue, RightRead, VcopRead
-
-VULNERABILITY_GROUNDS = ("mental_disorder", "impaired_intelligence", "physical_disability")
 
 
 @cache
@@ -76,7 +74,8 @@ def facts_for(context: ReferralContext) -> VcopFacts:
 def _vulnerability(assessment: Assessment | None) -> frozenset[str]:
     if assessment is None:
         return frozenset()
-    return frozenset(flag for flag in VULNERABILITY_GROUNDS if getattr(assessment, flag))
+    # Every flag set; the edition's [enhanced] table says which of them are grounds.
+    return frozenset(flag for flag in VULNERABILITY_FLAGS if getattr(assessment, flag))
 
 
 @dataclass(frozen=True)
