@@ -7,14 +7,13 @@ from triage.db import Base
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.routing.models import RoutingDecision
-from triage.vcop.models import Entitlement, EntitlementCheck
+from triage.vcop.models import EntitlementCheck
 
 __all__ = [
     "Assessment",
     "AuditEvent",
     "Base",
     "ContactAttempt",
-    "Entitlement",
     "EntitlementCheck",
     "Offer",
     "Provider",

@@ -13,7 +13,7 @@ from triage.auth.passwords import (
     token_digest,
     verify_password,
 )
-from triage.errors import InvalidInput, NotAuthenticated
+from triage.errors import Forbidden, InvalidInput, NotAuthenticated
 from triage.lifecycle.codes import Role
 from triage.providers.models import Provider
 
@@ -89,6 +89,23 @@ def issue_token(
         )
     )
     return token, expires_at
+
+
+def authenticate(
+    session: Session, *, token: str | None, now: datetime, roles: frozenset[Role] | None = None
+) -> Caller:
+    """The caller behind a bearer token (401 without a current one), in one of `roles` (403)."""
+    if not token:
+        raise NotAuthenticated("sign in first: no bearer token was sent")
+    caller = caller_for_token(session, token=token, now=now)
+    return caller if roles is None else require_role(caller, roles)
+
+
+def require_role(caller: Caller, roles: frozenset[Role]) -> Caller:
+    """403 for a role that may never use this route."""
+    if caller.role not in roles:
+        raise Forbidden(f"the {caller.role.value} role may not use this route")
+    return caller
 
 
 def caller_for_token(session: Session, *, token: str, now: datetime) -> Caller:

@@ -77,9 +77,14 @@ def create_referral(
         raise InvalidInput(
             "crime_reported_at is in the future", field=("body", "crime_reported_at")
         )
-    request_hash = hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
+    # Only a reused Idempotency-Key compares bodies, so only then is the body hashed.
+    request_hash = (
+        hashlib.sha256(
+            json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+        ).hexdigest()
+        if idempotency_key is not None
+        else ""
+    )
     values = _referral_values(caller, body, idempotency_key, request_hash, now)
     evaluation = _first_vcop_evaluation(body, now, settings)
     values.update(
@@ -125,6 +130,11 @@ def create_referral(
             return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
         # Nothing earlier matched, so the random reference collided: draw another.
     raise RuntimeError("no free referral reference after 5 draws")
+
+
+def _body_hash(body: ReferralCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _first_vcop_evaluation(body: ReferralCreate, now: datetime, settings: Settings) -> Evaluation:

@@ -2,7 +2,8 @@
 
 Every evaluation (at creation, after each lifecycle event, assessment or consent change)
 writes one check-log row per tracked right, with its outcome and evidence, in the same
-transaction as its cause; `entitlements` keeps each right's current status and `due_at`.
+transaction as its cause; the newest row of each right is marked `current` and carries the
+right's status and `due_at` for the deadline sweeps.
 """
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from triage.assessment.models import Assessment
@@ -24,7 +25,7 @@ from triage.referrals.context import ReferralContext
 from triage.referrals.people import age_on
 from triage.vcop.calendar import WorkingCalendar
 from triage.vcop.editions import Edition
-from triage.vcop.models import Entitlement, EntitlementCheck
+from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation, VcopFacts, evaluate
 from triage.vcop.schemas import CheckRead, EntitlementSummary, NextDue, RightRead, VcopRead
 
@@ -96,54 +97,44 @@ def record_evaluation(
     now: datetime,
     is_new: bool = False,
 ) -> None:
-    """Write the check-log rows and bring each tracked right's current row up to date."""
+    """Write one check-log row per tracked right; the new rows become the current ones."""
     tracked = [r for r in evaluation.rights if r.status != NOT_TRACKED]
     if not tracked:
         return
-    rows = [
-        {
-            "referral_id": referral_id,
-            "right": r.right,
-            "edition": evaluation.edition,
-            "status": r.status,
-            "due_at": r.due_at,
-            "met_at": r.met_at,
-            "reason": r.reason,
-        }
-        for r in tracked
-    ]
+    if not is_new:
+        session.execute(_SUPERSEDE, {"of_referral": referral_id})
     session.execute(
         _INSERT_CHECK,
         [
             {
-                **row,
+                "referral_id": referral_id,
+                "right": r.right,
+                "edition": evaluation.edition,
+                "status": r.status,
+                "due_at": r.due_at,
+                "met_at": r.met_at,
+                "reason": r.reason,
                 "trigger": check.trigger,
                 "evidence": check.evidence,
                 "checked_by": check.checked_by,
                 "checked_at": now,
+                "current": True,
             }
-            for row in rows
+            for r in tracked
         ],
     )
-    if is_new:
-        session.execute(_INSERT_ENTITLEMENT, [{**row, "evaluated_at": now} for row in rows])
-        return
-    current = {
-        e.right: e
-        for e in session.scalars(select(Entitlement).where(Entitlement.referral_id == referral_id))
-    }
-    for row in rows:
-        entitlement = current.get(row["right"])
-        if entitlement is None:
-            session.add(Entitlement(**row, evaluated_at=now))
-            continue
-        for key in ("edition", "status", "due_at", "met_at", "reason"):
-            setattr(entitlement, key, row[key])
-        entitlement.evaluated_at = now
 
 
+# Built once; run with parameters (the check log is written on every event).
 _INSERT_CHECK = insert(EntitlementCheck.__table__)
-_INSERT_ENTITLEMENT = insert(Entitlement.__table__)
+_SUPERSEDE = (
+    update(EntitlementCheck.__table__)
+    .where(
+        EntitlementCheck.__table__.c.referral_id == bindparam("of_referral"),
+        EntitlementCheck.__table__.c.current.is_(True),
+    )
+    .values(current=False)
+)
 
 
 def reevaluate(
@@ -201,10 +192,7 @@ def evaluate_new(
 def entitlements_view(session: Session, *, context: ReferralContext) -> VcopRead:
     """Each right of the referral's edition with its status, times and check history."""
     referral = context.referral
-    current = {
-        e.right: e
-        for e in session.scalars(select(Entitlement).where(Entitlement.referral_id == referral.id))
-    }
+    current: dict[str, EntitlementCheck] = {}
     checks: dict[str, list[CheckRead]] = {}
     rows = session.execute(
         select(EntitlementCheck, User.username)
@@ -213,6 +201,8 @@ def entitlements_view(session: Session, *, context: ReferralContext) -> VcopRead
         .order_by(EntitlementCheck.id)
     )
     for check, username in rows:
+        if check.current:
+            current[check.right] = check
         checks.setdefault(check.right, []).append(
             CheckRead(
                 status=check.status,
@@ -257,7 +247,13 @@ def summary(
     edition: str | None,
 ) -> EntitlementSummary:
     """Next right falling due and any breach, for the referral's detail."""
-    rows = list(session.scalars(select(Entitlement).where(Entitlement.referral_id == referral_id)))
+    rows = list(
+        session.scalars(
+            select(EntitlementCheck).where(
+                EntitlementCheck.referral_id == referral_id, EntitlementCheck.current.is_(True)
+            )
+        )
+    )
     pending = sorted((e for e in rows if e.status == PENDING and e.due_at), key=lambda e: e.due_at)
     return EntitlementSummary(
         edition=edition,

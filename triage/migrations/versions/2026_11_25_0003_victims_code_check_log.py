@@ -1,4 +1,4 @@
-"""victims code entitlements
+"""victims code check log
 
 Revision ID: 0003
 Revises: 0002
@@ -34,29 +34,14 @@ def upgrade() -> None:
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('checked_by', sa.Integer(), nullable=True),
     sa.Column('checked_at', triage.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('current', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['checked_by'], ['users.id'], name=op.f('fk_entitlement_checks_checked_by_users')),
     sa.ForeignKeyConstraint(['referral_id'], ['referrals.id'], name=op.f('fk_entitlement_checks_referral_id_referrals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_entitlement_checks'))
     )
     with op.batch_alter_table('entitlement_checks', schema=None) as batch_op:
+        batch_op.create_index('ix_entitlement_checks_current_due', ['status', 'due_at'], unique=False, sqlite_where=sa.text('current'), postgresql_where=sa.text('current'))
         batch_op.create_index('ix_entitlement_checks_referral_id_id', ['referral_id', 'id'], unique=False)
-
-    op.create_table('entitlements',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('referral_id', sa.Uuid(), nullable=False),
-    sa.Column('right', sa.String(length=20), nullable=False),
-    sa.Column('edition', sa.String(length=10), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('due_at', triage.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('met_at', triage.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reason', sa.String(length=40), nullable=True),
-    sa.Column('evaluated_at', triage.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['referral_id'], ['referrals.id'], name=op.f('fk_entitlements_referral_id_referrals')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_entitlements')),
-    sa.UniqueConstraint('referral_id', 'right', name=op.f('uq_entitlements_referral_id_right'))
-    )
-    with op.batch_alter_table('entitlements', schema=None) as batch_op:
-        batch_op.create_index('ix_entitlements_status_due_at', ['status', 'due_at'], unique=False)
 
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('vcop_edition', sa.String(length=10), nullable=True))
@@ -73,12 +58,9 @@ def downgrade() -> None:
         batch_op.drop_column('enhanced')
         batch_op.drop_column('vcop_edition')
 
-    with op.batch_alter_table('entitlements', schema=None) as batch_op:
-        batch_op.drop_index('ix_entitlements_status_due_at')
-
-    op.drop_table('entitlements')
     with op.batch_alter_table('entitlement_checks', schema=None) as batch_op:
         batch_op.drop_index('ix_entitlement_checks_referral_id_id')
+        batch_op.drop_index('ix_entitlement_checks_current_due', sqlite_where=sa.text('current'), postgresql_where=sa.text('current'))
 
     op.drop_table('entitlement_checks')
     # ### end Alembic commands ###
