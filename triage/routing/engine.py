@@ -6,6 +6,7 @@ microseconds (benchmarks/routing.py). Nothing here reads a clock or a database.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from triage.routing.rules import Rule, RuleSet
 
@@ -41,6 +42,22 @@ class ProviderStatus:
     accepting: bool = True
     capacity: int | None = None
     load: int = 0
+
+    @classmethod
+    def of(cls, provider: Any, *, load: int = 0) -> "ProviderStatus":
+        """From a directory entry or a stored provider (the same attribute names)."""
+        return cls(
+            code=provider.code,
+            areas=frozenset(provider.areas),
+            min_age=provider.min_age,
+            max_age=provider.max_age,
+            care_leaver_max_age=provider.care_leaver_max_age,
+            crime_types=frozenset(str(c) for c in provider.crime_types),
+            hate_strands=frozenset(str(s) for s in provider.hate_strands),
+            accepting=provider.accepting,
+            capacity=provider.capacity,
+            load=load,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,17 +234,4 @@ class Engine:
 
 def statuses_from_directory(rule_set: RuleSet) -> dict[str, ProviderStatus]:
     """Provider statuses straight from the rule files (defaults, no live load)."""
-    return {
-        p.code: ProviderStatus(
-            code=p.code,
-            areas=frozenset(p.areas),
-            min_age=p.min_age,
-            max_age=p.max_age,
-            care_leaver_max_age=p.care_leaver_max_age,
-            crime_types=frozenset(str(c) for c in p.crime_types),
-            hate_strands=frozenset(str(s) for s in p.hate_strands),
-            accepting=p.accepting,
-            capacity=p.capacity,
-        )
-        for p in rule_set.directory.providers
-    }
+    return {p.code: ProviderStatus.of(p) for p in rule_set.directory.providers}

@@ -79,18 +79,7 @@ def provider_statuses(session: Session) -> dict[str, ProviderStatus]:
         ).all()
     )
     return {
-        p.code: ProviderStatus(
-            code=p.code,
-            areas=frozenset(p.areas),
-            min_age=p.min_age,
-            max_age=p.max_age,
-            care_leaver_max_age=p.care_leaver_max_age,
-            crime_types=frozenset(p.crime_types),
-            hate_strands=frozenset(p.hate_strands),
-            accepting=p.accepting,
-            capacity=p.capacity,
-            load=held.get(p.id, 0) + offered.get(p.id, 0),
-        )
+        p.code: ProviderStatus.of(p, load=held.get(p.id, 0) + offered.get(p.id, 0))
         for p in session.scalars(select(Provider))
     }
 
