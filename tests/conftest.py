@@ -76,7 +76,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, scheduler=False)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """create_app(settings): the one place that wires the service together."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -10,6 +13,7 @@ from sqlalchemy import text
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory
+from triage.deadlines.scheduler import add_sweep_job
 from triage.deps import Clock, system_clock
 from triage.errors import (
     BodyInvalid,
@@ -40,14 +44,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
+    session_factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler:
+            scheduler = BackgroundScheduler(timezone="UTC")
+            add_sweep_job(scheduler, factory=session_factory, settings=settings, clock=clock)
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
+
     app = FastAPI(
         title="Victim referral triage and routing",
         version="0.1.0",
         description="Referrals from the Victim & Witness Triage Unit to CORE providers.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = session_factory
     app.state.clock = clock
     for router in (auth_router, referrals_router, routing_router, vcop_router, providers_router):
         app.include_router(router)

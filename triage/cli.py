@@ -1,6 +1,7 @@
 """The `triage` command line (Typer). Every command reads TRIAGE_DATABASE_URL."""
 
 import getpass
+import logging
 import os
 import secrets
 import time
@@ -51,6 +52,25 @@ def serve(
     from triage.app import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run the deadline sweeps alone, without serving HTTP (next to TRIAGE_SCHEDULER=false)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from triage.deadlines.scheduler import add_sweep_job
+    from triage.deps import system_clock
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_sweep_job(scheduler, factory=_session_factory(), settings=settings, clock=system_clock)
+    typer.echo(f"sweeping every {settings.sweep_seconds:g} s; Ctrl-C stops")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
 
 
 @db_app.command("upgrade")

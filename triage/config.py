@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     # A Victims' Code clock started at or after this local time starts the next working day.
     vcop_cutoff: time = time(17, 0)
+    # Deadline sweeps (DESIGN 6): off for a replica that only serves HTTP.
+    scheduler: bool = True
+    sweep_seconds: float = 60.0
     # Threads that run intake requests at once in one process (see triage/referrals/api.py).
     intake_threads: int = 4
     # At least the concurrency one process serves, so connections are not opened per burst.

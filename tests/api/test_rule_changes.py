@@ -17,7 +17,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     """The app reads a copy of the rules that this test may edit."""
     rules = tmp_path / "routing_rules"
     shutil.copytree(SHIPPED, rules)
-    return Settings(database_url=database_url, rules_dir=rules)
+    return Settings(database_url=database_url, rules_dir=rules, scheduler=False)
 
 
 class TestRuleChanges:

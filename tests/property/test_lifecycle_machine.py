@@ -935,7 +935,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Tokens outlive the machine's clock, which moves forward by hours at a time."""
-    return Settings(database_url=database_url, token_hours=24 * 365 * 200)
+    return Settings(database_url=database_url, token_hours=24 * 365 * 200, scheduler=False)
 
 
 def run_machine(

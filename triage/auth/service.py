@@ -22,11 +22,14 @@ from triage.providers.models import Provider
 class Caller:
     """Who is making a request: the signed-in user, their role and, for a provider, which."""
 
-    user_id: int
+    user_id: int | None  # None for the service itself (see SYSTEM)
     username: str
     role: Role
     provider_id: int | None = None
     provider_code: str | None = None
+
+
+SYSTEM = Caller(user_id=None, username="system", role=Role.system)
 
 
 def add_user(
@@ -39,6 +42,8 @@ def add_user(
     now: datetime,
 ) -> User:
     """Create a user; a provider's worker must name an existing provider, nobody else may."""
+    if role == Role.system:
+        raise InvalidInput("the system role belongs to the service itself", field=("role",))
     if not username.strip():
         raise InvalidInput("a username is needed", field=("username",))
     if len(password) < 8:

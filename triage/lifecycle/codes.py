@@ -34,6 +34,8 @@ class Role(StrEnum):
     commissioner = "commissioner"
     admin = "admin"
     intake = "intake"
+    # The service itself (deadline sweeps): never a user's role, never fires over HTTP.
+    system = "system"
 
 
 # Who may fire what over HTTP. `expire` and `consent_withdrawn` belong to the service itself.

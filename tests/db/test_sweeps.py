@@ -1,0 +1,147 @@
+"""Deadline sweeps: offers expire once, Victims' Code breaches are marked once, in parallel too."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.api.flows import assessing, ok
+from tests.support import Api, FakeClock
+from triage.audit.models import AuditEvent
+from triage.config import Settings
+from triage.deadlines.sweeps import expire_overdue_offers, mark_vcop_breaches
+from triage.vcop.models import EntitlementCheck
+
+DA_HIGH = {"crime_type": "domestic_abuse"}
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Tokens that outlast the days these tests move the clock through."""
+    return Settings(database_url=database_url, scheduler=False, token_hours=24 * 365)
+
+
+HIGH_RISK = {"risk": {"dash_score": 16, "professional_judgement": None}}
+
+
+def count(session_factory, *conditions) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
+
+
+class TestOfferExpiry:
+    def test_an_unanswered_offer_expires_to_the_next_candidate_once(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        ref = ok(
+            triage.event(
+                (r := assessing(triage, assessment=HIGH_RISK, **DA_HIGH))["id"],
+                "route",
+                r["version"],
+            )
+        )
+        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 0
+        clock.advance(hours=25)  # the IDVA service answers within 24 hours
+        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 1
+        detail = ok(triage.get(f"/api/referrals/{ref['id']}"))
+        assert detail["state"] == "awaiting_provider"
+        assert [(o["provider"], o["answer"]) for o in detail["offers"]] == [
+            ("da-idva", "expired"),
+            ("core-general", None),
+        ]
+        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 0
+        assert (
+            count(session_factory, AuditEvent.action == "expire", AuditEvent.actor_role == "system")
+            == 1
+        )
+
+    def test_with_no_candidate_left_the_referral_returns_to_the_unit(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
+        clock.advance(hours=49)
+        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 1
+        detail = ok(triage.get(f"/api/referrals/{ref['id']}"))
+        assert detail["state"] == "assessing"
+        why = ok(triage.get(f"/api/referrals/{ref['id']}/routing"))
+        assert why["no_route_reason"] == "all_candidates_skipped"
+        assert why["skipped"][0]["reason"] == "expired"
+
+    def test_two_sweeps_at_once_expire_every_offer_exactly_once(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, database_url: str
+    ) -> None:
+        if not database_url.startswith("postgresql"):
+            pytest.skip("SKIP LOCKED between concurrent sweeps: PostgreSQL only")
+        for _ in range(40):
+            r = assessing(triage)
+            ok(triage.event(r["id"], "route", r["version"]))
+        clock.advance(hours=49)
+        results: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def sweep() -> None:
+            barrier.wait()
+            results.append(
+                expire_overdue_offers(session_factory, now=clock(), settings=settings, batch=5)
+            )
+
+        threads = [threading.Thread(target=sweep) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(results) == 40
+        assert count(session_factory, AuditEvent.action == "expire") == 40
+
+
+class TestVcopBreaches:
+    def test_a_right_past_due_is_marked_breached_once(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        ref = triage.create(crime_type="domestic_abuse")  # enhanced: R3 due in one working day
+        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 0
+        clock.advance(days=4)
+        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 1
+        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 0
+        r3 = next(
+            r
+            for r in ok(triage.get(f"/api/referrals/{ref['id']}/vcop"))["rights"]
+            if r["right"] == "R3"
+        )
+        assert r3["status"] == "breached"
+        assert [(c["trigger"], c["checked_by"]) for c in r3["checks"]][-1] == (
+            "deadline_sweep",
+            "system",
+        )
+        with session_factory() as session:
+            breached = session.scalar(
+                select(func.count())
+                .select_from(EntitlementCheck)
+                .where(EntitlementCheck.status == "breached")
+            )
+        assert breached == 1
+        assert ok(triage.get(f"/api/referrals/{ref['id']}"))["entitlements"]["breached"] == ["R3"]
+
+    def test_what_fell_due_while_down_is_swept_by_the_first_run(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        for _ in range(3):
+            triage.create(crime_type="sexual_offence")
+        clock.advance(days=30)
+        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings, batch=2) == 3
+
+
+class TestScheduler:
+    def test_one_job_sweeps_everything_coalesced_one_at_a_time_from_the_start(
+        self, session_factory, settings: Settings, clock: FakeClock
+    ) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from triage.deadlines.scheduler import add_sweep_job
+
+        scheduler = BackgroundScheduler(timezone="UTC")
+        add_sweep_job(scheduler, factory=session_factory, settings=settings, clock=clock)
+        (job,) = scheduler.get_jobs()
+        assert (job.coalesce, job.max_instances) == (True, 1)
+        assert job.trigger.interval.total_seconds() == settings.sweep_seconds
+        assert job.next_run_time == clock()  # a restart sweeps at once

@@ -1,0 +1,42 @@
+"""The APScheduler 3 side of the deadlines: one interval job that runs every sweep.
+
+In-memory job store, `coalesce=True`, `max_instances=1`, first run at start so whatever fell
+due while the service was down is swept at once. `TRIAGE_SCHEDULER=false` turns it off for a
+replica that only serves HTTP; `triage worker` runs it alone.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.config import Settings
+from triage.deadlines.sweeps import sweep_all
+
+log = logging.getLogger("triage.deadlines")
+
+
+def add_sweep_job(
+    scheduler: BaseScheduler,
+    *,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    def tick() -> None:
+        swept = sweep_all(factory, now=clock(), settings=settings)
+        if any(swept.values()):
+            log.info("deadline sweep: %s", swept)
+
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=settings.sweep_seconds,
+        id="deadline-sweep",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=clock(),
+        replace_existing=True,
+    )

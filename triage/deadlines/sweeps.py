@@ -1,0 +1,113 @@
+"""Deadline sweeps: respond-by expiry and Victims' Code breaches (DESIGN 6).
+
+Deadlines are columns (`offers.respond_by`, the current check row's `due_at`), never jobs
+per referral. A sweep claims due referrals with `FOR UPDATE SKIP LOCKED` on PostgreSQL (a
+write transaction on SQLite), applies the change and commits, batch by batch; two sweeps in
+two processes never take the same referral, and whatever fell due while the service was
+down is found by the first sweep after it starts. The referral row is the lock, taken before
+anything else, in the same order as a person's event, so sweeps and people never deadlock.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.auth.service import SYSTEM
+from triage.config import Settings
+from triage.db import transaction
+from triage.lifecycle.codes import Event, State
+from triage.referrals.context import load
+from triage.referrals.events import apply_event
+from triage.referrals.models import Offer, Referral
+from triage.referrals.schemas import Expire
+from triage.vcop import service as vcop_service
+from triage.vcop.models import EntitlementCheck
+from triage.vcop.rights import PENDING
+
+BATCH = 200
+MAX_BATCHES = 1000  # a bound, so a row that cannot be changed never spins a sweep forever
+
+
+def expire_overdue_offers(
+    factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
+) -> int:
+    """Fire `expire` for every open offer past its respond-by time; answers how many."""
+    expired = 0
+    for _ in range(MAX_BATCHES):
+        with transaction(factory) as session:
+            claimed, seen = _claim(
+                session,
+                select(Referral.id)
+                .join(Offer, Offer.referral_id == Referral.id)
+                .where(Offer.answer.is_(None), Offer.respond_by <= now)
+                .order_by(Offer.respond_by),
+                batch,
+            )
+            for referral_id in claimed:
+                context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
+                if context.referral.state != State.awaiting_provider:
+                    continue
+                apply_event(
+                    session,
+                    context=context,
+                    caller=SYSTEM,
+                    event=Event.expire,
+                    body=Expire(version=context.referral.version),
+                    now=now,
+                )
+                expired += 1
+        if seen < batch:
+            break
+    return expired
+
+
+def mark_vcop_breaches(
+    factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
+) -> int:
+    """Re-evaluate referrals with a right pending past its due time; answers how many."""
+    swept = 0
+    for _ in range(MAX_BATCHES):
+        with transaction(factory) as session:
+            claimed, seen = _claim(
+                session,
+                select(Referral.id)
+                .join(EntitlementCheck, EntitlementCheck.referral_id == Referral.id)
+                .where(
+                    EntitlementCheck.current.is_(True),
+                    EntitlementCheck.status == PENDING,
+                    EntitlementCheck.due_at < now,
+                )
+                .order_by(EntitlementCheck.due_at),
+                batch,
+            )
+            for referral_id in claimed:
+                context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
+                vcop_service.reevaluate(
+                    session, context=context, caller=None, trigger="deadline_sweep", now=now
+                )
+                swept += 1
+        if seen < batch:
+            break
+    return swept
+
+
+def _claim(session: Session, due: Select[tuple[UUID]], batch: int) -> tuple[list[UUID], int]:
+    """Lock up to `batch` due rows' referrals that no other sweep holds.
+
+    Answers the distinct referrals, in due order, and how many rows were seen (a referral
+    with two due rows counts twice there, so the caller knows whether to fetch more).
+    """
+    rows = list(session.scalars(due.limit(batch).with_for_update(of=Referral, skip_locked=True)))
+    return list(dict.fromkeys(rows)), len(rows)
+
+
+def sweep_all(
+    factory: sessionmaker[Session], *, now: datetime, settings: Settings
+) -> dict[str, int]:
+    """Every sweep once, in order; what a scheduler tick runs."""
+    return {
+        "offers_expired": expire_overdue_offers(factory, now=now, settings=settings),
+        "vcop_rechecked": mark_vcop_breaches(factory, now=now, settings=settings),
+    }
