@@ -13,6 +13,7 @@ from sqlalchemy import text
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory
+from triage.deadlines.api import router as alerts_router
 from triage.deadlines.scheduler import add_sweep_job
 from triage.deps import Clock, system_clock
 from triage.errors import (
@@ -69,7 +70,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.clock = clock
-    for router in (auth_router, referrals_router, routing_router, vcop_router, providers_router):
+    for router in (
+        auth_router,
+        referrals_router,
+        routing_router,
+        vcop_router,
+        providers_router,
+        alerts_router,
+    ):
         app.include_router(router)
     _add_error_handlers(app)
     _add_health_routes(app)

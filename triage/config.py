@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     # Deadline sweeps (DESIGN 6): off for a replica that only serves HTTP.
     scheduler: bool = True
     sweep_seconds: float = 60.0
+    # A right due within this many hours raises a `vcop_due_soon` alert.
+    vcop_warning_hours: float = 24.0
+    # No contact attempt for this long raises `contact_overdue`; still uncontacted this long
+    # after it was received, the referral is escalated to the team lead.
+    contact_standard_hours: float = 24.0
+    contact_escalation_hours: float = 72.0
     # Threads that run intake requests at once in one process (see triage/referrals/api.py).
     intake_threads: int = 4
     # At least the concurrency one process serves, so connections are not opened per burst.

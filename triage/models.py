@@ -4,12 +4,14 @@ from triage.assessment.models import Assessment
 from triage.audit.models import AuditEvent
 from triage.auth.models import Token, User
 from triage.db import Base
+from triage.deadlines.models import Alert
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.routing.models import RoutingDecision
 from triage.vcop.models import EntitlementCheck
 
 __all__ = [
+    "Alert",
     "Assessment",
     "AuditEvent",
     "Base",

@@ -9,7 +9,12 @@ from tests.api.flows import assessing, ok
 from tests.support import Api, FakeClock
 from triage.audit.models import AuditEvent
 from triage.config import Settings
-from triage.deadlines.sweeps import expire_overdue_offers, mark_vcop_breaches
+from triage.deadlines.sweeps import (
+    expire_overdue_offers,
+    mark_vcop_breaches,
+    remind_uncontacted,
+    warn_vcop_due_soon,
+)
 from triage.vcop.models import EntitlementCheck
 
 DA_HIGH = {"crime_type": "domestic_abuse"}
@@ -145,3 +150,65 @@ class TestScheduler:
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert job.trigger.interval.total_seconds() == settings.sweep_seconds
         assert job.next_run_time == clock()  # a restart sweeps at once
+
+
+class TestAlerts:
+    def test_an_expired_offer_raises_one_alert_the_unit_can_acknowledge(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, sign_in
+    ) -> None:
+        ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
+        clock.advance(hours=49)
+        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        items = ok(triage.get("/api/alerts"))["items"]
+        expired = [a for a in items if a["kind"] == "offer_expired"]
+        assert len(expired) == 1 and expired[0]["referral"] == ref["id"]
+        assert expired[0]["detail"] == {
+            "provider": "core-general",
+            "offered_to": None,
+            "state": "assessing",
+        }
+        ok(triage.post(f"/api/alerts/{expired[0]['id']}/acknowledge"))
+        assert triage.post(f"/api/alerts/{expired[0]['id']}/acknowledge").status_code == 409
+        assert expired[0]["id"] not in [a["id"] for a in ok(triage.get("/api/alerts"))["items"]]
+        assert sign_in("commissioner").get("/api/alerts").status_code == 403
+
+    def test_a_breach_and_a_right_due_soon_each_raise_one_alert(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        # Reported Monday 23 November, enhanced: R3 is due at the end of Tuesday; it is
+        # Tuesday 10:00, inside the 24-hour warning window.
+        triage.create(crime_type="domestic_abuse")
+        warn_vcop_due_soon(session_factory, now=clock(), settings=settings)
+        warn_vcop_due_soon(session_factory, now=clock(), settings=settings)
+        clock.advance(days=4)
+        mark_vcop_breaches(session_factory, now=clock(), settings=settings)
+        kinds = [a["kind"] for a in ok(triage.get("/api/alerts"))["items"]]
+        assert kinds.count("vcop_due_soon") == 1 and kinds.count("vcop_breached") == 1
+
+    def test_an_uncontacted_referral_is_reminded_then_escalated_once(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        triage.create()
+        clock.advance(hours=25)
+        remind_uncontacted(session_factory, now=clock(), settings=settings)
+        clock.advance(hours=48)
+        remind_uncontacted(session_factory, now=clock(), settings=settings)
+        remind_uncontacted(session_factory, now=clock(), settings=settings)
+        kinds = [a["kind"] for a in ok(triage.get("/api/alerts"))["items"]]
+        assert kinds.count("contact_overdue") == 1 and kinds.count("escalation") == 1
+
+
+class TestOverdueFilter:
+    def test_overdue_lists_referrals_with_a_late_offer_or_right(
+        self, triage: Api, clock: FakeClock
+    ) -> None:
+        late = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
+        clock.advance(hours=49)
+        fresh = triage.create(crime_reported_at=None)  # unreported: no clock runs yet
+        ids = [
+            i["id"] for i in ok(triage.get("/api/referrals", params={"overdue": "true"}))["items"]
+        ]
+        assert late["id"] in ids and fresh["id"] not in ids
+        others = ok(triage.get("/api/referrals", params={"overdue": "false"}))["items"]
+        assert fresh["id"] in [i["id"] for i in others]

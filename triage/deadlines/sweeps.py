@@ -8,23 +8,24 @@ down is found by the first sweep after it starts. The referral row is the lock, 
 anything else, in the same order as a person's event, so sweeps and people never deadlock.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.auth.service import SYSTEM
 from triage.config import Settings
 from triage.db import transaction
+from triage.deadlines.alerts import raise_alert
 from triage.lifecycle.codes import Event, State
 from triage.referrals.context import load
 from triage.referrals.events import apply_event
-from triage.referrals.models import Offer, Referral
+from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.referrals.schemas import Expire
 from triage.vcop import service as vcop_service
 from triage.vcop.models import EntitlementCheck
-from triage.vcop.rights import PENDING
+from triage.vcop.rights import BREACHED, PENDING
 
 BATCH = 200
 MAX_BATCHES = 1000  # a bound, so a row that cannot be changed never spins a sweep forever
@@ -47,8 +48,9 @@ def expire_overdue_offers(
             )
             for referral_id in claimed:
                 context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
-                if context.referral.state != State.awaiting_provider:
+                if context.referral.state != State.awaiting_provider or not context.open_offer:
                     continue
+                offer, provider = context.open_offer
                 apply_event(
                     session,
                     context=context,
@@ -56,6 +58,20 @@ def expire_overdue_offers(
                     event=Event.expire,
                     body=Expire(version=context.referral.version),
                     now=now,
+                )
+                next_offer = context.open_offer
+                raise_alert(
+                    session,
+                    key=f"offer_expired:{offer.id}",
+                    kind="offer_expired",
+                    now=now,
+                    referral_id=referral_id,
+                    due_at=offer.respond_by,
+                    detail={
+                        "provider": provider,
+                        "offered_to": next_offer[1] if next_offer else None,
+                        "state": context.referral.state,
+                    },
                 )
                 expired += 1
         if seen < batch:
@@ -84,13 +100,94 @@ def mark_vcop_breaches(
             )
             for referral_id in claimed:
                 context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
-                vcop_service.reevaluate(
+                evaluation = vcop_service.reevaluate(
                     session, context=context, caller=None, trigger="deadline_sweep", now=now
                 )
+                for right in evaluation.rights:
+                    if right.status == BREACHED:
+                        raise_alert(
+                            session,
+                            key=f"vcop_breached:{referral_id}:{right.right}",
+                            kind="vcop_breached",
+                            now=now,
+                            referral_id=referral_id,
+                            due_at=right.due_at,
+                            detail={"right": right.right, "edition": evaluation.edition},
+                        )
                 swept += 1
         if seen < batch:
             break
     return swept
+
+
+def warn_vcop_due_soon(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
+    """Raise one `vcop_due_soon` alert for each right falling due within the warning window."""
+    horizon = now + timedelta(hours=settings.vcop_warning_hours)
+    with transaction(factory) as session:
+        due = session.execute(
+            select(
+                EntitlementCheck.referral_id, EntitlementCheck.right, EntitlementCheck.due_at
+            ).where(
+                EntitlementCheck.current.is_(True),
+                EntitlementCheck.status == PENDING,
+                EntitlementCheck.due_at >= now,
+                EntitlementCheck.due_at <= horizon,
+            )
+        ).all()
+        for referral_id, right, due_at in due:
+            raise_alert(
+                session,
+                key=f"vcop_due_soon:{referral_id}:{right}:{due_at.isoformat()}",
+                kind="vcop_due_soon",
+                now=now,
+                referral_id=referral_id,
+                due_at=due_at,
+                detail={"right": right},
+            )
+    return len(due)
+
+
+def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
+    """`contact_overdue` when no attempt was made within the standard; `escalation` later."""
+    standard = now - timedelta(hours=settings.contact_standard_hours)
+    escalate = now - timedelta(hours=settings.contact_escalation_hours)
+    last_attempt = (
+        select(ContactAttempt.referral_id, func.max(ContactAttempt.at).label("at"))
+        .group_by(ContactAttempt.referral_id)
+        .subquery()
+    )
+    with transaction(factory) as session:
+        waiting = session.execute(
+            select(Referral.id, Referral.received_at, Referral.version, last_attempt.c.at)
+            .outerjoin(last_attempt, last_attempt.c.referral_id == Referral.id)
+            .where(
+                Referral.state.in_([State.received, State.contacting]),
+                func.coalesce(last_attempt.c.at, Referral.received_at) <= standard,
+            )
+        ).all()
+        for referral_id, received_at, version, attempted_at in waiting:
+            detail = {"last_attempt_at": attempted_at.isoformat() if attempted_at else None}
+            raise_alert(
+                session,
+                key=f"contact_overdue:{referral_id}:{version}",
+                kind="contact_overdue",
+                now=now,
+                referral_id=referral_id,
+                due_at=(attempted_at or received_at)
+                + timedelta(hours=settings.contact_standard_hours),
+                detail=detail,
+            )
+            if received_at <= escalate:
+                raise_alert(
+                    session,
+                    key=f"escalation:{referral_id}",
+                    kind="escalation",
+                    now=now,
+                    referral_id=referral_id,
+                    due_at=received_at + timedelta(hours=settings.contact_escalation_hours),
+                    detail={**detail, "to": "team_lead"},
+                )
+    return len(waiting)
 
 
 def _claim(session: Session, due: Select[tuple[UUID]], batch: int) -> tuple[list[UUID], int]:
@@ -110,4 +207,6 @@ def sweep_all(
     return {
         "offers_expired": expire_overdue_offers(factory, now=now, settings=settings),
         "vcop_rechecked": mark_vcop_breaches(factory, now=now, settings=settings),
+        "vcop_due_soon": warn_vcop_due_soon(factory, now=now, settings=settings),
+        "uncontacted": remind_uncontacted(factory, now=now, settings=settings),
     }

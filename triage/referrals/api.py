@@ -123,11 +123,15 @@ def list_referrals(
     caller: TriageOrProvider,
     session: DbSession,
     settings: AppSettings,
+    now: Now,
     state: State | None = None,
     crime_type: CrimeType | None = None,
     provider: Annotated[str | None, Query(pattern=PROVIDER_CODE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    overdue: Annotated[
+        bool | None, Query(description="an offer past respond-by or a right past due")
+    ] = None,
 ) -> ReferralPage:
     """Referrals the caller may see, newest first, filtered and paged."""
     return service.list_referrals(
@@ -139,6 +143,8 @@ def list_referrals(
         limit=limit,
         offset=offset,
         settings=settings,
+        overdue=overdue,
+        now=now,
     )
 
 

@@ -1,7 +1,7 @@
 """Every query of the referrals domain."""
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from triage.assessment.models import Assessment
 from triage.auth.models import User
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.vcop.models import EntitlementCheck
 
 
 def get(session: Session, referral_id: UUID, *, for_update: bool = False) -> Referral | None:
@@ -169,6 +170,22 @@ def held_or_offered_to(code: str) -> ColumnElement[bool]:
         Offer.referral_id == Referral.id, Offer.provider_id == provider_id, Offer.answer.is_(None)
     )
     return or_(Referral.holder_provider_id == provider_id, offered)
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """An open offer past its respond-by time, or a Victims' Code right past due."""
+    offer_late = exists().where(
+        Offer.referral_id == Referral.id, Offer.answer.is_(None), Offer.respond_by < now
+    )
+    right_late = exists().where(
+        EntitlementCheck.referral_id == Referral.id,
+        EntitlementCheck.current.is_(True),
+        or_(
+            EntitlementCheck.status == "breached",
+            and_(EntitlementCheck.status == "pending", EntitlementCheck.due_at < now),
+        ),
+    )
+    return or_(offer_late, right_late)
 
 
 def provider_codes(session: Session, provider_ids: Sequence[int]) -> dict[int, str]:

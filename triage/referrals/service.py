@@ -251,6 +251,8 @@ def list_referrals(
     limit: int,
     offset: int,
     settings: Settings,
+    overdue: bool | None = None,
+    now: datetime | None = None,
 ) -> ReferralPage:
     """One page of the referrals the caller may see, newest first."""
     require_person_level(caller)
@@ -263,6 +265,9 @@ def list_referrals(
         conditions.append(Referral.crime_type == crime_type)
     if provider is not None:
         conditions.append(repository.held_or_offered_to(provider))
+    if overdue is not None and now is not None:
+        late = repository.overdue(now)
+        conditions.append(late if overdue else ~late)
     rows, total = repository.page(session, conditions=conditions, limit=limit, offset=offset)
     open_offers = repository.open_offers_for(session, [r.id for r in rows])
     provider_ids = {r.holder_provider_id for r in rows} | {

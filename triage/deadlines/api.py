@@ -1,0 +1,64 @@
+"""What the deadline sweeps raised, for the triage unit: reminders, escalations, breaches."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from triage.auth.deps import allow_roles
+from triage.auth.service import Caller
+from triage.deadlines import alerts
+from triage.deadlines.models import Alert
+from triage.deps import DbSession, Now
+from triage.lifecycle.codes import Role
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+TriageOrAdmin = Annotated[Caller, Depends(allow_roles(Role.triage, Role.admin))]
+
+
+class AlertRead(BaseModel):
+    id: int
+    kind: str
+    referral: UUID | None
+    raised_at: datetime
+    due_at: datetime | None
+    detail: dict[str, Any]
+    acknowledged_at: datetime | None
+
+
+class AlertList(BaseModel):
+    items: list[AlertRead]
+
+
+def alert_view(alert: Alert) -> AlertRead:
+    return AlertRead(
+        id=alert.id,
+        kind=alert.kind,
+        referral=alert.referral_id,
+        raised_at=alert.raised_at,
+        due_at=alert.due_at,
+        detail=alert.detail,
+        acknowledged_at=alert.acknowledged_at,
+    )
+
+
+@router.get("", response_model=AlertList)
+def list_alerts(
+    caller: TriageOrAdmin,
+    session: DbSession,
+    acknowledged: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertList:
+    """Open alerts, newest first (`acknowledged=true` includes those already seen)."""
+    found = alerts.open_alerts(session, include_acknowledged=acknowledged, limit=limit)
+    return AlertList(items=[alert_view(a) for a in found])
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertRead)
+def acknowledge_alert(
+    alert_id: int, caller: TriageOrAdmin, session: DbSession, now: Now
+) -> AlertRead:
+    """Mark an alert as seen (audited)."""
+    return alert_view(alerts.acknowledge(session, caller=caller, alert_id=alert_id, now=now))
