@@ -10,6 +10,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from adapters.notifications.log import LogNotifier
+from adapters.notifications.smtp import SmtpNotifier
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory
@@ -25,6 +27,7 @@ from triage.errors import (
     NotAuthenticated,
     NotFound,
 )
+from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
 from triage.routing.api import router as routing_router
@@ -52,7 +55,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         scheduler = None
         if settings.scheduler:
             scheduler = BackgroundScheduler(timezone="UTC")
-            add_sweep_job(scheduler, factory=session_factory, settings=settings, clock=clock)
+            add_sweep_job(
+                scheduler,
+                factory=session_factory,
+                settings=settings,
+                clock=clock,
+                notifier=make_notifier(settings),
+            )
             scheduler.start()
         try:
             yield
@@ -82,6 +91,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     _add_error_handlers(app)
     _add_health_routes(app)
     return app
+
+
+def make_notifier(settings: Settings) -> Notifier:
+    """The delivery adapter the settings name (the only place adapters are chosen)."""
+    if settings.notifier == "smtp":
+        return SmtpNotifier(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            domain=settings.smtp_domain,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    if settings.notifier == "log":
+        return LogNotifier()
+    raise ValueError(f"TRIAGE_NOTIFIER must be 'log' or 'smtp', not {settings.notifier!r}")
 
 
 def _add_error_handlers(app: FastAPI) -> None:

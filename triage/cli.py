@@ -59,13 +59,20 @@ def worker() -> None:
     """Run the deadline sweeps alone, without serving HTTP (next to TRIAGE_SCHEDULER=false)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from triage.app import make_notifier
     from triage.deadlines.scheduler import add_sweep_job
     from triage.deps import system_clock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
     scheduler = BlockingScheduler(timezone="UTC")
-    add_sweep_job(scheduler, factory=_session_factory(), settings=settings, clock=system_clock)
+    add_sweep_job(
+        scheduler,
+        factory=_session_factory(),
+        settings=settings,
+        clock=system_clock,
+        notifier=make_notifier(settings),
+    )
     typer.echo(f"sweeping every {settings.sweep_seconds:g} s; Ctrl-C stops")
     try:
         scheduler.start()

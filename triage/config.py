@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     # after it was received, the referral is escalated to the team lead.
     contact_standard_hours: float = 24.0
     contact_escalation_hours: float = 72.0
+    # Notifications: "log" (the demo) or "smtp"; where unit alerts go; links in messages.
+    notifier: str = "log"
+    unit_notify_address: str = "triage-unit@localhost"
+    public_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_sender: str = "triage@localhost"
+    smtp_domain: str = "localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
     # Threads that run intake requests at once in one process (see triage/referrals/api.py).
     intake_threads: int = 4
     # At least the concurrency one process serves, so connections are not opened per burst.

@@ -5,6 +5,7 @@ from triage.audit.models import AuditEvent
 from triage.auth.models import Token, User
 from triage.db import Base
 from triage.deadlines.models import Alert
+from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.routing.models import RoutingDecision
@@ -18,6 +19,7 @@ __all__ = [
     "ContactAttempt",
     "EntitlementCheck",
     "Offer",
+    "OutboxMessage",
     "Provider",
     "Referral",
     "RoutingDecision",

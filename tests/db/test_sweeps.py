@@ -142,10 +142,17 @@ class TestScheduler:
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        from adapters.notifications.log import LogNotifier
         from triage.deadlines.scheduler import add_sweep_job
 
         scheduler = BackgroundScheduler(timezone="UTC")
-        add_sweep_job(scheduler, factory=session_factory, settings=settings, clock=clock)
+        add_sweep_job(
+            scheduler,
+            factory=session_factory,
+            settings=settings,
+            clock=clock,
+            notifier=LogNotifier(),
+        )
         (job,) = scheduler.get_jobs()
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert job.trigger.interval.total_seconds() == settings.sweep_seconds

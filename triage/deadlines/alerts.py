@@ -1,5 +1,6 @@
 """Alerts the sweeps raise for the triage unit (DESIGN 6), each raised once, and acknowledged."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from triage.audit import service as audit
 from triage.auth.service import Caller
 from triage.deadlines.models import Alert
 from triage.errors import Conflict, NotFound
+from triage.notifications.outbox import enqueue
 
 KINDS = (
     "contact_overdue",
@@ -23,6 +25,14 @@ KINDS = (
 )
 
 
+@dataclass(frozen=True)
+class Notify:
+    """Where a newly raised alert's message goes."""
+
+    recipient: str
+    base_url: str
+
+
 def raise_alert(
     session: Session,
     *,
@@ -32,10 +42,15 @@ def raise_alert(
     referral_id: UUID | None = None,
     due_at: datetime | None = None,
     detail: dict[str, Any] | None = None,
+    notify: Notify | None = None,
 ) -> None:
-    """Raise an alert unless one with this key was raised before (in the caller's transaction)."""
+    """Raise an alert unless one with this key was raised before (in the caller's transaction).
+
+    A newly raised alert also writes its message to the outbox (`notify`), in the same
+    transaction; the message names the referral by link only, never the victim.
+    """
     statement = _INSERT[session.get_bind().dialect.name]
-    session.execute(
+    inserted = session.execute(
         statement,
         {
             "key": key,
@@ -45,11 +60,26 @@ def raise_alert(
             "due_at": due_at,
             "detail": detail or {},
         },
+    ).scalar_one_or_none()
+    if inserted is None or notify is None:
+        return
+    link = f"{notify.base_url}/api/referrals/{referral_id}" if referral_id else notify.base_url
+    facts = ", ".join(f"{k}: {v}" for k, v in sorted((detail or {}).items()))
+    enqueue(
+        session,
+        kind=kind,
+        recipient=notify.recipient,
+        subject=f"[{kind}] {'referral ' + str(referral_id) if referral_id else 'triage unit'}",
+        body=f"{kind.replace('_', ' ')}. {facts}\nDue: {due_at or '-'}\nOpen: {link}\n",
+        now=now,
+        referral_id=referral_id,
     )
 
 
 _INSERT = {
-    name: dialect.insert(Alert.__table__).on_conflict_do_nothing(index_elements=["key"])
+    name: dialect.insert(Alert.__table__)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(Alert.__table__.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 

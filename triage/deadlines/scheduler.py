@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.config import Settings
 from triage.deadlines.sweeps import sweep_all
+from triage.notifications.outbox import dispatch
+from triage.notifications.protocol import Notifier
 
 log = logging.getLogger("triage.deadlines")
 
@@ -24,9 +26,11 @@ def add_sweep_job(
     factory: sessionmaker[Session],
     settings: Settings,
     clock: Callable[[], datetime],
+    notifier: Notifier,
 ) -> None:
     def tick() -> None:
         swept = sweep_all(factory, now=clock(), settings=settings)
+        swept["messages_sent"] = dispatch(factory, notifier, now=clock())
         if any(swept.values()):
             log.info("deadline sweep: %s", swept)
 

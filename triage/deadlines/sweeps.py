@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from triage.auth.service import SYSTEM
 from triage.config import Settings
 from triage.db import transaction
-from triage.deadlines.alerts import raise_alert
+from triage.deadlines.alerts import Notify, raise_alert
 from triage.lifecycle.codes import Event, State
 from triage.referrals.context import load
 from triage.referrals.events import apply_event
@@ -62,6 +62,7 @@ def expire_overdue_offers(
                 next_offer = context.open_offer
                 raise_alert(
                     session,
+                    notify=_notify(settings),
                     key=f"offer_expired:{offer.id}",
                     kind="offer_expired",
                     now=now,
@@ -107,6 +108,7 @@ def mark_vcop_breaches(
                     if right.status == BREACHED:
                         raise_alert(
                             session,
+                            notify=_notify(settings),
                             key=f"vcop_breached:{referral_id}:{right.right}",
                             kind="vcop_breached",
                             now=now,
@@ -137,6 +139,7 @@ def warn_vcop_due_soon(factory: sessionmaker[Session], *, now: datetime, setting
         for referral_id, right, due_at in due:
             raise_alert(
                 session,
+                notify=_notify(settings),
                 key=f"vcop_due_soon:{referral_id}:{right}:{due_at.isoformat()}",
                 kind="vcop_due_soon",
                 now=now,
@@ -169,6 +172,7 @@ def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, setting
             detail = {"last_attempt_at": attempted_at.isoformat() if attempted_at else None}
             raise_alert(
                 session,
+                notify=_notify(settings),
                 key=f"contact_overdue:{referral_id}:{version}",
                 kind="contact_overdue",
                 now=now,
@@ -180,6 +184,7 @@ def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, setting
             if received_at <= escalate:
                 raise_alert(
                     session,
+                    notify=_notify(settings),
                     key=f"escalation:{referral_id}",
                     kind="escalation",
                     now=now,
@@ -188,6 +193,10 @@ def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, setting
                     detail={**detail, "to": "team_lead"},
                 )
     return len(waiting)
+
+
+def _notify(settings: Settings) -> Notify:
+    return Notify(recipient=settings.unit_notify_address, base_url=settings.public_base_url)
 
 
 def _claim(session: Session, due: Select[tuple[UUID]], batch: int) -> tuple[list[UUID], int]:

@@ -1,0 +1,1 @@
+"""Notifier adapters: SMTP (standard library) and a log for the demo."""

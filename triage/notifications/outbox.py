@@ -1,0 +1,84 @@
+"""The notification outbox: enqueue in the cause's transaction, dispatch with retries."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.db import transaction
+from triage.notifications.models import OutboxMessage
+from triage.notifications.protocol import Notifier, Outgoing
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    referral_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Write a message to the outbox in the caller's transaction; answers its stable id."""
+    message_id = uuid.uuid4()
+    session.execute(
+        _INSERT,
+        {
+            "id": message_id,
+            "kind": kind,
+            "recipient": recipient,
+            "subject": subject,
+            "body": body,
+            "referral_id": referral_id,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
+    )
+    return message_id
+
+
+_INSERT = insert(OutboxMessage.__table__)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failure, at most an hour."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def dispatch(
+    factory: sessionmaker[Session], notifier: Notifier, *, now: datetime, batch: int = 100
+) -> int:
+    """Send every message due now, each claimed by one dispatcher only; answers how many sent.
+
+    A message is claimed (`FOR UPDATE SKIP LOCKED`), sent, and marked in one transaction: a
+    crash after sending but before the commit leaves it unsent, and the next run sends it
+    again with the same id. A failure counts an attempt and backs off.
+    """
+    sent = 0
+    with transaction(factory) as session:
+        due = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for message in due:
+            try:
+                notifier.send(
+                    Outgoing(message.id, message.recipient, message.subject, message.body)
+                )
+            except Exception as error:  # any delivery failure is retried later, never fatal
+                message.attempts += 1
+                message.last_error = f"{type(error).__name__}: {error}"[:2000]
+                message.next_attempt_at = now + backoff(message.attempts)
+                continue
+            message.attempts += 1
+            message.sent_at = now
+            sent += 1
+    return sent
