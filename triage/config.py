@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # after it was received, the referral is escalated to the team lead.
     contact_standard_hours: float = 24.0
     contact_escalation_hours: float = 72.0
+    # Hate crime spikes: the window, how many earlier windows make the baseline, the test.
+    spike_window_hours: float = 168.0
+    spike_baseline_windows: int = 8
+    spike_p_value: float = 0.01
+    spike_min_count: int = 5
+    hate_crime_spoc_address: str = "hate-crime-spoc@localhost"
     # Notifications: "log" (the demo) or "smtp"; where unit alerts go; links in messages.
     notifier: str = "log"
     unit_notify_address: str = "triage-unit@localhost"

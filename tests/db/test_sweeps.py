@@ -1,6 +1,7 @@
 """Deadline sweeps: offers expire once, Victims' Code breaches are marked once, in parallel too."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from tests.support import Api, FakeClock
 from triage.audit.models import AuditEvent
 from triage.config import Settings
 from triage.deadlines.sweeps import (
+    detect_hate_crime_spikes,
     expire_overdue_offers,
     mark_vcop_breaches,
     remind_uncontacted,
@@ -219,3 +221,38 @@ class TestOverdueFilter:
         assert late["id"] in ids and fresh["id"] not in ids
         others = ok(triage.get("/api/referrals", params={"overdue": "false"}))["items"]
         assert fresh["id"] in [i["id"] for i in others]
+
+
+class TestHateCrimeSpikes:
+    def referrals(self, triage: Api, clock: FakeClock, per_week: list[int], strand: str) -> None:
+        """Hate crime referrals per week, oldest week first, ending at the clock's time."""
+        start = clock()
+        for week, count in enumerate(per_week):
+            for number in range(count):
+                clock.now = start + timedelta(weeks=week, hours=number + 1)
+                triage.create(crime_type="public_order", hate_strands=[strand], area="derby_city")
+        clock.now = start + timedelta(weeks=len(per_week) - 1, days=6, hours=23)
+
+    def test_an_injected_spike_is_alerted_once_to_the_spoc(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        self.referrals(triage, clock, [2, 1, 2, 2, 1, 2, 2, 1, 12], "race")
+        assert detect_hate_crime_spikes(session_factory, now=clock(), settings=settings) == 1
+        clock.advance(hours=1)
+        assert detect_hate_crime_spikes(session_factory, now=clock(), settings=settings) == 0
+        (alert,) = [
+            a for a in ok(triage.get("/api/alerts"))["items"] if a["kind"] == "hate_crime_spike"
+        ]
+        assert alert["referral"] is None
+        assert {k: alert["detail"][k] for k in ("strand", "area", "count")} == {
+            "strand": "race",
+            "area": "derby_city",
+            "count": 12,
+        }
+        assert alert["detail"]["baseline"] == 1.62
+
+    def test_a_flat_series_raises_nothing(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        self.referrals(triage, clock, [2, 2, 1, 2, 2, 1, 2, 2, 2], "religion")
+        assert detect_hate_crime_spikes(session_factory, now=clock(), settings=settings) == 0

@@ -18,6 +18,8 @@ from triage.auth.service import SYSTEM
 from triage.config import Settings
 from triage.db import transaction
 from triage.deadlines.alerts import Notify, raise_alert
+from triage.deadlines.models import Alert
+from triage.deadlines.spikes import judge_spike
 from triage.lifecycle.codes import Event, State
 from triage.referrals.context import load
 from triage.referrals.events import apply_event
@@ -218,4 +220,72 @@ def sweep_all(
         "vcop_rechecked": mark_vcop_breaches(factory, now=now, settings=settings),
         "vcop_due_soon": warn_vcop_due_soon(factory, now=now, settings=settings),
         "uncontacted": remind_uncontacted(factory, now=now, settings=settings),
+        "hate_crime_spikes": detect_hate_crime_spikes(factory, now=now, settings=settings),
     }
+
+
+def detect_hate_crime_spikes(
+    factory: sessionmaker[Session], *, now: datetime, settings: Settings
+) -> int:
+    """Raise one alert to the hate crime SPOC per strand and area in a spike; answers how many.
+
+    Counts referrals received in the latest window against the same window over the previous
+    windows (DESIGN 6, issue 6). A (strand, area) already alerted within the last window is
+    not alerted again: one spike, one alert.
+    """
+    window = timedelta(hours=settings.spike_window_hours)
+    windows = settings.spike_baseline_windows
+    since = now - window * (windows + 1)
+    counts: dict[tuple[str, str], list[int]] = {}
+    with transaction(factory) as session:
+        rows = session.execute(
+            select(Referral.received_at, Referral.area, Referral.hate_strands).where(
+                Referral.received_at > since, Referral.received_at <= now
+            )
+        ).all()
+        for received_at, area, strands in rows:
+            back = int((now - received_at) / window)  # 0 is the latest window
+            for strand in strands or ():
+                counts.setdefault((strand, area), [0] * (windows + 1))[min(back, windows)] += 1
+        raised = 0
+        for (strand, area), series in sorted(counts.items()):
+            verdict = judge_spike(
+                series[0],
+                series[1:],
+                p=settings.spike_p_value,
+                min_count=settings.spike_min_count,
+            )
+            if not verdict.spike or _spike_alerted(session, strand, area, now - window):
+                continue
+            raise_alert(
+                session,
+                notify=Notify(settings.hate_crime_spoc_address, settings.public_base_url),
+                key=f"hate_crime_spike:{strand}:{area}:{now.isoformat()}",
+                kind="hate_crime_spike",
+                now=now,
+                detail={
+                    "strand": strand,
+                    "area": area,
+                    "window_start": (now - window).isoformat(),
+                    "window_end": now.isoformat(),
+                    "count": verdict.count,
+                    "baseline": round(verdict.expected, 2),
+                    "p_value": float(f"{verdict.p_value:.3g}"),
+                },
+            )
+            raised += 1
+    return raised
+
+
+def _spike_alerted(session: Session, strand: str, area: str, since: datetime) -> bool:
+    return (
+        session.scalar(
+            select(Alert.id)
+            .where(
+                Alert.key.startswith(f"hate_crime_spike:{strand}:{area}:"),
+                Alert.raised_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
