@@ -8,6 +8,7 @@ down is found by the first sweep after it starts. The referral row is the lock, 
 anything else, in the same order as a person's event, so sweeps and people never deadlock.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from triage.deadlines.alerts import Notify, raise_alert
 from triage.deadlines.models import Alert
 from triage.deadlines.spikes import judge_spike
 from triage.lifecycle.codes import Event, State
-from triage.referrals.context import load
+from triage.referrals.context import ReferralContext, load
 from triage.referrals.events import apply_event
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.referrals.schemas import Expire
@@ -37,91 +38,101 @@ def expire_overdue_offers(
     factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
 ) -> int:
     """Fire `expire` for every open offer past its respond-by time; answers how many."""
-    expired = 0
-    for _ in range(MAX_BATCHES):
-        with transaction(factory) as session:
-            claimed, seen = _claim(
-                session,
-                select(Referral.id)
-                .join(Offer, Offer.referral_id == Referral.id)
-                .where(Offer.answer.is_(None), Offer.respond_by <= now)
-                .order_by(Offer.respond_by),
-                batch,
-            )
-            for referral_id in claimed:
-                context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
-                if context.referral.state != State.awaiting_provider or not context.open_offer:
-                    continue
-                offer, provider = context.open_offer
-                apply_event(
-                    session,
-                    context=context,
-                    caller=SYSTEM,
-                    event=Event.expire,
-                    body=Expire(version=context.referral.version),
-                    now=now,
-                )
-                next_offer = context.open_offer
-                raise_alert(
-                    session,
-                    notify=_notify(settings),
-                    key=f"offer_expired:{offer.id}",
-                    kind="offer_expired",
-                    now=now,
-                    referral_id=referral_id,
-                    due_at=offer.respond_by,
-                    detail={
-                        "provider": provider,
-                        "offered_to": next_offer[1] if next_offer else None,
-                        "state": context.referral.state,
-                    },
-                )
-                expired += 1
-        if seen < batch:
-            break
-    return expired
+    due = (
+        select(Referral.id)
+        .join(Offer, Offer.referral_id == Referral.id)
+        .where(Offer.answer.is_(None), Offer.respond_by <= now)
+        .order_by(Offer.respond_by)
+    )
+
+    def expire(session: Session, context: ReferralContext) -> bool:
+        if context.referral.state != State.awaiting_provider or not context.open_offer:
+            return False
+        offer, provider = context.open_offer
+        apply_event(
+            session,
+            context=context,
+            caller=SYSTEM,
+            event=Event.expire,
+            body=Expire(version=context.referral.version),
+            now=now,
+        )
+        next_offer = context.open_offer
+        raise_alert(
+            session,
+            notify=_notify(settings),
+            key=f"offer_expired:{offer.id}",
+            kind="offer_expired",
+            now=now,
+            referral_id=context.referral.id,
+            due_at=offer.respond_by,
+            detail={
+                "provider": provider,
+                "offered_to": next_offer[1] if next_offer else None,
+                "state": context.referral.state,
+            },
+        )
+        return True
+
+    return _sweep(factory, due, expire, settings=settings, batch=batch)
 
 
 def mark_vcop_breaches(
     factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
 ) -> int:
     """Re-evaluate referrals with a right pending past its due time; answers how many."""
-    swept = 0
+    due = (
+        select(Referral.id)
+        .join(EntitlementCheck, EntitlementCheck.referral_id == Referral.id)
+        .where(
+            EntitlementCheck.current.is_(True),
+            EntitlementCheck.status == PENDING,
+            EntitlementCheck.due_at < now,
+        )
+        .order_by(EntitlementCheck.due_at)
+    )
+
+    def recheck(session: Session, context: ReferralContext) -> bool:
+        evaluation = vcop_service.reevaluate(
+            session, context=context, caller=None, trigger="deadline_sweep", now=now
+        )
+        for right in evaluation.rights:
+            if right.status == BREACHED:
+                raise_alert(
+                    session,
+                    notify=_notify(settings),
+                    key=f"vcop_breached:{context.referral.id}:{right.right}",
+                    kind="vcop_breached",
+                    now=now,
+                    referral_id=context.referral.id,
+                    due_at=right.due_at,
+                    detail={"right": right.right, "edition": evaluation.edition},
+                )
+        return True
+
+    return _sweep(factory, due, recheck, settings=settings, batch=batch)
+
+
+def _sweep(
+    factory: sessionmaker[Session],
+    due: Select[tuple[UUID]],
+    handle: Callable[[Session, ReferralContext], bool],
+    *,
+    settings: Settings,
+    batch: int,
+) -> int:
+    """Claim due referrals a batch at a time, each batch in its own transaction, and
+    `handle` each; answers how many were handled."""
+    handled = 0
     for _ in range(MAX_BATCHES):
         with transaction(factory) as session:
-            claimed, seen = _claim(
-                session,
-                select(Referral.id)
-                .join(EntitlementCheck, EntitlementCheck.referral_id == Referral.id)
-                .where(
-                    EntitlementCheck.current.is_(True),
-                    EntitlementCheck.status == PENDING,
-                    EntitlementCheck.due_at < now,
-                )
-                .order_by(EntitlementCheck.due_at),
-                batch,
-            )
+            claimed, seen = _claim(session, due, batch)
             for referral_id in claimed:
                 context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
-                evaluation = vcop_service.reevaluate(
-                    session, context=context, caller=None, trigger="deadline_sweep", now=now
-                )
-                for right in evaluation.rights:
-                    if right.status == BREACHED:
-                        raise_alert(
-                            session,
-                            notify=_notify(settings),
-                            key=f"vcop_breached:{referral_id}:{right.right}",
-                            kind="vcop_breached",
-                            now=now,
-                            referral_id=referral_id,
-                            due_at=right.due_at,
-                            detail={"right": right.right, "edition": evaluation.edition},
-                        )
-                swept += 1
+                handled += handle(session, context)
         if seen < batch:
             break
-    return swept
+    return handled
 
 
 def warn_vcop_due_soon(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
