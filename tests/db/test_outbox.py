@@ -66,10 +66,19 @@ class TestWrittenWithTheCause:
         clock.advance(hours=49)
         expire_overdue_offers(session_factory, now=clock(), settings=settings)
         expire_overdue_offers(session_factory, now=clock(), settings=settings)
-        (message,) = messages(session_factory)
+        (message,) = [m for m in messages(session_factory) if m.kind != "offer"]
         assert message.kind == "offer_expired" and message.recipient == settings.unit_notify_address
         assert f"/api/referrals/{ref['id']}" in message.body
         assert "Olivia" not in message.body + message.subject  # the victim in tests.support
+
+    def test_an_offer_is_announced_to_the_providers_team_by_reference_and_link(
+        self, triage: Api, session_factory
+    ) -> None:
+        ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
+        (message,) = messages(session_factory)
+        assert (message.kind, message.recipient) == ("offer", "offers@core-general.example.org")
+        assert ref["reference"] in message.subject and f"/api/referrals/{ref['id']}" in message.body
+        assert "Olivia" not in message.body + message.subject
 
 
 class TestDispatch:

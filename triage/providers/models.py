@@ -23,6 +23,8 @@ class Provider(Base):
     crime_types: Mapped[list[str]]
     hate_strands: Mapped[list[str]]
     contact_channels: Mapped[list[str]]
+    # Where offers are announced (a team mailbox; never a victim's detail in the message).
+    notify_address: Mapped[str | None] = mapped_column(String(200))
     respond_by_hours: Mapped[int]
     accepting: Mapped[bool]
     capacity: Mapped[int | None]

@@ -3,7 +3,7 @@
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from triage.lifecycle.codes import Channel, CrimeType, HateStrand
 
@@ -45,6 +45,7 @@ class ProviderEntry(BaseModel):
     crime_types: list[CrimeType] = []
     hate_strands: list[HateStrand] = []
     contact_channels: list[Channel] = []
+    notify_address: EmailStr | None = None
     respond_by_hours: Annotated[int, Field(ge=1, le=24 * 28)]
     accepting: bool = True
     capacity: Annotated[int, Field(ge=0)] | None = None

@@ -19,6 +19,7 @@ from triage.errors import Conflict, Forbidden, InvalidInput, NotFound, parse_bod
 from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role
 from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import describe, failed_guards
+from triage.notifications.outbox import enqueue
 from triage.providers import service as provider_service
 from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load, provider_events
@@ -241,16 +242,19 @@ def _offer_next(
     if chosen is None:
         return {"offered_to": None, "no_route_reason": decision.no_route_reason}
     provider = provider_service.get_provider(session, code=chosen)
+    respond_by = now + timedelta(hours=provider.respond_by_hours)
     session.add(
         Offer(
             referral_id=context.referral.id,
             provider_id=provider.id,
             offered_at=now,
             offered_by=caller.user_id,
-            respond_by=now + timedelta(hours=provider.respond_by_hours),
+            respond_by=respond_by,
             rule_set_hash=decision.rule_set_hash,
         )
     )
+    if provider.notify_address:
+        _announce_offer(session, context, provider.notify_address, respond_by, now)
     rule = next((c.rule for c in decision.candidates if c.provider == chosen), None)
     return {
         "offered_to": chosen,
@@ -258,6 +262,24 @@ def _offer_next(
         "rule": rule,
         "rules_would_choose": decision.first,
     }
+
+
+def _announce_offer(
+    session: Session, context: ReferralContext, address: str, respond_by: datetime, now: datetime
+) -> None:
+    """Tell the provider's team of a new offer: the reference, a link and when to answer by."""
+    referral = context.referral
+    link = f"{context.settings.public_base_url}/api/referrals/{referral.id}"
+    enqueue(
+        session,
+        kind="offer",
+        recipient=address,
+        subject=f"New referral offered: {referral.reference}",
+        body=f"Referral {referral.reference} is offered to you.\n"
+        f"Please accept or decline by {respond_by.isoformat()}.\nOpen: {link}\n",
+        now=now,
+        referral_id=referral.id,
+    )
 
 
 def _answer(
