@@ -159,6 +159,7 @@ def _side_effects(
     """Rows that go with the transition; answers what the audit detail should add."""
     referral = context.referral
     open_offer = context.open_offer[0] if context.open_offer else None
+    _keep_load_in_step(session, context, event)
     match event:
         case Event.log_contact_attempt | Event.contact_made:
             at = datetime.fromisoformat(fields["at"]) if "at" in fields else now
@@ -253,6 +254,7 @@ def _offer_next(
             rule_set_hash=decision.rule_set_hash,
         )
     )
+    routing_service.adjust_load(session, chosen, +1)
     if provider.notify_address:
         _announce_offer(session, context, provider.notify_address, respond_by, now)
     rule = next((c.rule for c in decision.candidates if c.provider == chosen), None)
@@ -262,6 +264,17 @@ def _offer_next(
         "rule": rule,
         "rules_would_choose": decision.first,
     }
+
+
+def _keep_load_in_step(session: Session, context: ReferralContext, event: Event) -> None:
+    """An open offer or a held case counts towards a provider's load until it ends."""
+    offered_to = context.open_offer[1] if context.open_offer else None
+    if event in (Event.decline, Event.expire, Event.consent_withdrawn) or (
+        event == Event.close and offered_to
+    ):
+        routing_service.adjust_load(session, offered_to, -1)
+    elif event == Event.hand_back or (event == Event.close and context.holder_code):
+        routing_service.adjust_load(session, context.holder_code, -1)
 
 
 def _announce_offer(

@@ -79,6 +79,13 @@ class Offer(Base):
     __table_args__ = (
         Index("ix_offers_referral_id", "referral_id"),
         Index("ix_offers_provider_id_answer", "provider_id", "answer"),
+        # The expiry sweep's claim: open offers in respond-by order (DESIGN 6).
+        Index(
+            "ix_offers_open_respond_by",
+            "respond_by",
+            sqlite_where=text("answer IS NULL"),
+            postgresql_where=text("answer IS NULL"),
+        ),
         # One open offer per referral, enforced by the database on both engines.
         Index(
             "uq_offers_one_open_per_referral",

@@ -1,6 +1,6 @@
 """Routing decisions for stored referrals: inputs, live provider status, storage, explanation."""
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -63,7 +63,30 @@ def routing_input(context: ReferralContext) -> RoutingInput:
 
 
 def provider_statuses(session: Session) -> dict[str, ProviderStatus]:
-    """Every provider with its live availability: load is held cases plus open offers."""
+    """Every provider with its live availability: load is held cases plus open offers.
+
+    Counted once per transaction (a sweep's batch decides hundreds of referrals) and kept
+    exact within it by `adjust_load` as offers are made and answered.
+    """
+    cached: dict[str, ProviderStatus] | None = session.info.get(_STATUSES)
+    if cached is None:
+        cached = session.info[_STATUSES] = _count_statuses(session)
+    return cached
+
+
+def adjust_load(session: Session, provider_code: str | None, delta: int) -> None:
+    """Keep the transaction's counted load in step with an offer made or ended here."""
+    statuses: dict[str, ProviderStatus] | None = session.info.get(_STATUSES)
+    if statuses is None or provider_code not in statuses:
+        return
+    status = statuses[provider_code]
+    statuses[provider_code] = replace(status, load=max(status.load + delta, 0))
+
+
+_STATUSES = "triage.routing.provider_statuses"
+
+
+def _count_statuses(session: Session) -> dict[str, ProviderStatus]:
     held = dict(
         session.execute(
             select(Referral.holder_provider_id, func.count())
