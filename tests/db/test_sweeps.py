@@ -256,3 +256,25 @@ class TestHateCrimeSpikes:
     ) -> None:
         self.referrals(triage, clock, [2, 2, 1, 2, 2, 1, 2, 2, 2], "religion")
         assert detect_hate_crime_spikes(session_factory, now=clock(), settings=settings) == 0
+
+
+class TestLoadWithinABatch:
+    def test_capacity_taken_earlier_in_the_same_batch_counts(
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, sign_in
+    ) -> None:
+        admin = sign_in("admin")
+        ok(admin.put("/api/providers/core-general/capacity", {"accepting": True, "capacity": 1}))
+        referrals = [
+            ok(
+                triage.event(
+                    (r := assessing(triage, assessment=HIGH_RISK, **DA_HIGH))["id"],
+                    "route",
+                    r["version"],
+                )
+            )
+            for _ in range(2)
+        ]
+        clock.advance(hours=25)  # both IDVA offers expire in one batch; one general place left
+        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 2
+        states = sorted(ok(triage.get(f"/api/referrals/{r['id']}"))["state"] for r in referrals)
+        assert states == ["assessing", "awaiting_provider"]
