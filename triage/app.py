@@ -30,6 +30,7 @@ from triage.errors import (
 from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
+from triage.reports.api import router as reports_router
 from triage.routing.api import router as routing_router
 from triage.vcop.api import router as vcop_router
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         vcop_router,
         providers_router,
         alerts_router,
+        reports_router,
     ):
         app.include_router(router)
     _add_error_handlers(app)

@@ -8,6 +8,7 @@ from triage.deadlines.models import Alert
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.reports.models import ReportCase, ReportCount
 from triage.routing.models import RoutingDecision
 from triage.vcop.models import EntitlementCheck
 
@@ -22,6 +23,8 @@ __all__ = [
     "OutboxMessage",
     "Provider",
     "Referral",
+    "ReportCase",
+    "ReportCount",
     "RoutingDecision",
     "Token",
     "User",

@@ -17,6 +17,13 @@ class Referral(Base):
         UniqueConstraint("created_by", "idempotency_key"),
         Index("ix_referrals_state_received_at", "state", "received_at"),
         Index("ix_referrals_victim_match", "victim_date_of_birth", "victim_name_key"),
+        # What the report fold has still to read (DESIGN 5, ADR 9): a few rows, not millions.
+        Index(
+            "ix_referrals_unreported",
+            "id",
+            sqlite_where=text("reported_version <> version"),
+            postgresql_where=text("reported_version <> version"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -54,6 +61,8 @@ class Referral(Base):
     outcomes: Mapped[dict[str, Any] | None]
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # The version the reports' rollups last folded (triage/reports/fold.py).
+    reported_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 

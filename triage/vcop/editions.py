@@ -43,6 +43,15 @@ class EnhancedRules(BaseModel):
     bereaved: bool
 
 
+ForceReturnItem = Literal[
+    "written_acknowledgement",
+    "referral_to_support_services",
+    "updates",
+    "victim_personal_statement_offered",
+    "release_dates_told",
+]
+
+
 class Right(BaseModel):
     """One right (or entitlement) of an edition, with its clock when the service tracks it."""
 
@@ -58,6 +67,8 @@ class Right(BaseModel):
     met_by: MeetingEvent | None = None
     not_applicable_when: list[Literal["crime_not_reported"]] = []
     excluded_when: list[Exclusion] = []
+    # The item of the forces' quarterly compliance return this right answers, if any.
+    force_return: ForceReturnItem | None = None
 
     @model_validator(mode="after")
     def _tracked_rights_have_a_clock(self) -> "Right":

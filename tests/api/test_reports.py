@@ -1,0 +1,224 @@
+"""Reports over the API: hand-computed small histories, roles, formats and suppression."""
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.api.flows import held, ok
+from tests.support import Api, FakeClock
+
+OUTCOMES = {"better_able_to_cope": True, "feel_safer": True}
+DAY = {"from": "2026-11-24", "to": "2026-11-24"}
+
+
+def supported(triage: Api, worker: Api, **create: Any) -> dict[str, Any]:
+    ref = held(triage, worker, **create)
+    return ok(
+        worker.event(
+            ref["id"], "close", ref["version"], reason="support_completed", outcomes=OUTCOMES
+        )
+    )
+
+
+def stages(answer: dict[str, Any]) -> dict[str, Any]:
+    return {s["stage"]: s["count"] for s in answer["stages"]}
+
+
+@pytest.fixture
+def commissioner(sign_in: Any) -> Api:
+    return sign_in("commissioner")
+
+
+@pytest.fixture
+def worker(sign_in: Any) -> Api:
+    return sign_in("provider", "core-general")
+
+
+@pytest.fixture
+def history(triage: Api, worker: Api, clock: FakeClock) -> None:
+    """Six burglaries supported to the end, six only received, one duplicate, all today;
+    five violence referrals supported."""
+    for _ in range(6):
+        clock.advance(minutes=5)
+        supported(triage, worker)
+    for _ in range(6):
+        triage.create()
+    duplicate = triage.create()
+    ok(triage.event(duplicate["id"], "close", duplicate["version"], reason="duplicate"))
+    for _ in range(5):
+        supported(triage, worker, crime_type="violence")
+
+
+class TestConversionReport:
+    def test_counts_each_stage_once_per_referral_and_sets_exclusions_beside(
+        self, commissioner: Api, history: None
+    ) -> None:
+        answer = ok(commissioner.get("/api/reports/conversion", params=DAY))
+        assert stages(answer) == {
+            "received": 17,
+            "contacted": 11,
+            "assessed": 11,
+            "referred": 11,
+            "accepted": 11,
+            "supported": 11,
+        }
+        assert answer["excluded"] == {"duplicate": "<5", "out_of_area": 0}
+        contacted = answer["stages"][1]
+        assert contacted["rate_of_received"] == round(11 / 17, 4)
+        assert contacted["rate_of_previous"] == round(11 / 17, 4)
+
+    def test_groups_by_crime_type_with_their_own_stages(
+        self, commissioner: Api, history: None
+    ) -> None:
+        answer = ok(
+            commissioner.get("/api/reports/conversion", params={**DAY, "group_by": "crime_type"})
+        )
+        groups = {g["key"]: g for g in answer["groups"]}
+        assert set(groups) == {"burglary", "violence"}
+        assert stages(groups["burglary"]) == {
+            "received": 12, "contacted": 6, "assessed": 6,
+            "referred": 6, "accepted": 6, "supported": 6,
+        }  # fmt: skip
+        assert stages(groups["violence"])["supported"] == 5
+        assert groups["burglary"]["excluded"]["duplicate"] == "<5"
+
+    def test_times_between_stages_are_whole_hours(self, commissioner: Api, history: None) -> None:
+        answer = ok(commissioner.get("/api/reports/conversion", params=DAY))
+        timings = {(t["from"], t["to"]): t for t in answer["timings"]}
+        # Every step of these histories happened within the same hour.
+        assert timings[("received", "contacted")]["median_hours"] == 0
+        assert timings[("accepted", "supported")]["p90_hours"] == 0
+
+    def test_a_cohort_outside_the_period_is_empty(self, commissioner: Api, history: None) -> None:
+        answer = ok(
+            commissioner.get(
+                "/api/reports/conversion", params={"from": "2026-10-01", "to": "2026-10-31"}
+            )
+        )
+        assert set(stages(answer).values()) == {0}
+        assert all(s["rate_of_received"] is None for s in answer["stages"])
+
+
+class TestSuppression:
+    def test_a_group_of_one_to_four_is_hidden_and_a_sibling_with_it(
+        self, commissioner: Api, triage: Api, worker: Api
+    ) -> None:
+        for _ in range(7):
+            triage.create()
+        for _ in range(2):
+            triage.create(crime_type="theft")
+        for _ in range(9):
+            triage.create(crime_type="fraud")
+        answer = ok(
+            commissioner.get("/api/reports/conversion", params={**DAY, "group_by": "crime_type"})
+        )
+        received = {g["key"]: stages(g)["received"] for g in answer["groups"]}
+        # theft (2) is "<5"; burglary (7), the smaller of the rest, is hidden so that the
+        # total (18) less fraud cannot give theft's count.
+        assert received == {"burglary": "*", "fraud": 9, "theft": "<5"}
+        assert stages(answer)["received"] == 18
+
+
+class TestRoles:
+    @pytest.mark.parametrize("path", ["conversion", "vcop-compliance", "moj-return", "providers"])
+    def test_triage_and_provider_workers_may_not_read_reports(
+        self, path: str, triage: Api, worker: Api, client: Any
+    ) -> None:
+        assert triage.get(f"/api/reports/{path}").status_code == 403
+        assert worker.get(f"/api/reports/{path}").status_code == 403
+        assert client.get(f"/api/reports/{path}").status_code == 401
+
+    def test_admins_read_reports(self, sign_in: Any) -> None:
+        assert sign_in("admin").get("/api/reports/conversion").status_code == 200
+
+
+class TestBadInput:
+    def test_from_after_to_names_the_field(self, commissioner: Api) -> None:
+        answer = commissioner.get(
+            "/api/reports/conversion", params={"from": "2026-02-01", "to": "2026-01-01"}
+        )
+        assert answer.status_code == 422
+        assert "from" in answer.text
+
+    def test_an_unknown_grouping_is_refused(self, commissioner: Api) -> None:
+        answer = commissioner.get("/api/reports/conversion", params={"group_by": "postcode"})
+        assert answer.status_code == 422
+        assert "group_by" in answer.text
+
+    def test_a_malformed_quarter_is_refused(self, commissioner: Api) -> None:
+        answer = commissioner.get("/api/reports/moj-return", params={"quarter": "2026-Q3"})
+        assert answer.status_code == 422
+        assert "quarter" in answer.text
+
+
+class TestFormats:
+    def test_csv_has_the_json_rows_and_marks(self, commissioner: Api, history: None) -> None:
+        answer = commissioner.get("/api/reports/conversion", params={**DAY, "format": "csv"})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(answer.text)))
+        by_measure = {r["measure"]: r for r in rows if r["group"] == "all"}
+        assert by_measure["received"]["count"] == "17"
+        assert by_measure["excluded:duplicate"]["count"] == "<5"
+
+    def test_xlsx_opens_with_the_same_rows(self, commissioner: Api, history: None) -> None:
+        answer = commissioner.get("/api/reports/conversion", params={**DAY, "format": "xlsx"})
+        assert answer.status_code == 200
+        sheet = load_workbook(io.BytesIO(answer.content)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        header = rows[0]
+        first = dict(zip(header, rows[1], strict=True))
+        assert (first["group"], first["measure"], first["count"]) == ("all", "received", 17)
+
+
+class TestMojReturn:
+    def test_counts_the_quarters_activity(
+        self, commissioner: Api, history: None, clock: FakeClock
+    ) -> None:
+        answer = ok(commissioner.get("/api/reports/moj-return", params={"quarter": "2026Q4"}))
+        assert answer["received_by_source"] == {"total": 18, "police": 18}
+        assert answer["received_by_crime_type"] == {
+            "total": 18, "burglary": 13, "violence": 5,
+        }  # fmt: skip
+        assert answer["referred_by_crime_type"]["total"] == 11
+        assert answer["supported_by_crime_type"] == {
+            "total": 11, "burglary": 6, "violence": 5,
+        }  # fmt: skip
+        assert answer["closed_from_support"]["cases"] == 11
+        outcomes = answer["closed_from_support"]["outcomes"]
+        assert outcomes["feel_safer"] == {"count": 11, "share": 1.0}
+        assert outcomes["satisfied"] == {"count": 0, "share": 0.0}
+
+    def test_an_earlier_quarter_has_nothing(self, commissioner: Api, history: None) -> None:
+        answer = ok(commissioner.get("/api/reports/moj-return", params={"quarter": "2026Q3"}))
+        assert answer["received_by_source"] == {"total": 0}
+
+
+class TestProviderPerformance:
+    def test_offers_and_answers_per_provider(self, commissioner: Api, history: None) -> None:
+        answer = ok(commissioner.get("/api/reports/providers", params=DAY))
+        rows = {r["provider"]: r for r in answer["providers"]}
+        general = rows["core-general"]
+        assert (general["made"], general["accepted"], general["acceptance_rate"]) == (11, 11, 1.0)
+        assert general["annual_volume"] == 6000
+        assert general["expected_in_period"] == round(6000 / 365, 1)
+
+
+class TestVcopCompliance:
+    def test_rights_met_at_receipt_and_on_contact(self, commissioner: Api, history: None) -> None:
+        answer = ok(
+            commissioner.get(
+                "/api/reports/vcop-compliance", params={"from": "2026-11-01", "to": "2026-12-31"}
+            )
+        )
+        rights = {(r["right"], r["edition"]): r for r in answer["rights"]}
+        assert rights[("R4", "2021")]["met_in_time"] == 18
+        referral_item = next(
+            i for i in answer["force_return"] if i["item"] == "referral_to_support_services"
+        )
+        assert referral_item["known"] is True
+        updates = next(i for i in answer["force_return"] if i["item"] == "updates")
+        assert updates["known"] is False

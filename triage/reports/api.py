@@ -1,0 +1,87 @@
+"""Reports for commissioners and admins: aggregates only, small counts suppressed."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from triage.auth.deps import allow_roles
+from triage.auth.service import Caller
+from triage.deps import AppSettings, DbSession, Now
+from triage.lifecycle.codes import Role
+from triage.reports import formats
+from triage.reports.service import TITLES, ReportRequest, run_report
+
+router = APIRouter(prefix="/api/reports", tags=["reports"])
+Reader = Annotated[Caller, Depends(allow_roles(Role.commissioner, Role.admin))]
+Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
+From = Annotated[date | None, Query(alias="from", description="first day received (London)")]
+To = Annotated[date | None, Query(alias="to", description="last day, inclusive")]
+GroupBy = Literal["crime_type", "hate_strand", "provider", "area", "source", "enhanced", "month"]
+
+
+def _answer(
+    session: DbSession,
+    caller: Caller,
+    report: ReportRequest,
+    now: Any,
+    settings: AppSettings,
+    fmt: str,
+) -> Any:
+    answer, rows = run_report(
+        session,
+        fold_first=True,
+        caller=caller,
+        request=report,
+        now=now,
+        settings=settings,
+    )
+    if fmt == "json":
+        return answer
+    name = f"{report.kind}-{now:%Y%m%d}.{fmt}"
+    return Response(
+        formats.render(rows, fmt=fmt, title=TITLES[report.kind]),
+        media_type=formats.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/conversion")
+def conversion_report(
+    caller: Reader, session: DbSession, now: Now, settings: AppSettings,
+    start: From = None, end: To = None, group_by: GroupBy | None = None, fmt: Format = "json",
+) -> Any:  # fmt: skip
+    """The funnel for referrals received from `from` to `to`, followed to now (DESIGN 5)."""
+    report = ReportRequest("conversion", start, end, group_by)
+    return _answer(session, caller, report, now, settings, fmt)
+
+
+@router.get("/vcop-compliance")
+def vcop_compliance_report(
+    caller: Reader, session: DbSession, now: Now, settings: AppSettings,
+    start: From = None, end: To = None, fmt: Format = "json",
+) -> Any:  # fmt: skip
+    """Each Victims' Code right due in the period: met in time, late, breached, excluded."""
+    report = ReportRequest("vcop", start, end)
+    return _answer(session, caller, report, now, settings, fmt)
+
+
+@router.get("/moj-return")
+def moj_return_report(
+    caller: Reader, session: DbSession, now: Now, settings: AppSettings,
+    quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None,
+    fmt: Format = "json",
+) -> Any:  # fmt: skip
+    """The quarter's Ministry of Justice return (the last whole quarter by default)."""
+    report = ReportRequest("moj", quarter=quarter)
+    return _answer(session, caller, report, now, settings, fmt)
+
+
+@router.get("/providers")
+def providers_report(
+    caller: Reader, session: DbSession, now: Now, settings: AppSettings,
+    start: From = None, end: To = None, fmt: Format = "json",
+) -> Any:  # fmt: skip
+    """Offers, acceptance, time to answer and declines per provider, against contract."""
+    report = ReportRequest("providers", start, end)
+    return _answer(session, caller, report, now, settings, fmt)

@@ -1,0 +1,123 @@
+"""The conversion funnel (DESIGN 5): a cohort received in a period, followed to now."""
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from triage.reports import repository
+from triage.reports.facts import EXCLUDED_REASONS, STAGES, TRANSITIONS
+from triage.reports.tables import Cells, timing
+
+# Dimensions whose groups add up to the whole (each referral in exactly one group).
+ADDITIVE = frozenset({"crime_type", "provider", "area", "source", "enhanced", "month"})
+
+Row = dict[str, Any]
+
+
+def conversion(
+    session: Session, *, start: date, end: date, group_by: str | None, as_of: datetime
+) -> tuple[dict[str, Any], list[Row]]:
+    """The funnel for referrals received from `start` to `end`, overall and by group."""
+    dimension = "all" if group_by in (None, "month") else group_by
+    measures = [f"stage:{dimension}", f"excluded:{dimension}"]
+    measures += [f"hours:{dimension}:{later}" for _, later in TRANSITIONS]
+    grouped = repository.sums(session, measures, start, end, by_month=group_by == "month")
+    overall = (
+        grouped
+        if dimension == "all" and group_by is None
+        else repository.sums(session, _all_measures(), start, end)
+    )
+    cells = Cells()
+    keys = sorted({keys[0] for sums in grouped.values() for keys in sums}) if group_by else []
+    _fill(cells, None, overall, "all")
+    for key in keys:
+        _fill(cells, key, _one_group(grouped, key), dimension)
+    if group_by in ADDITIVE:
+        for stage in STAGES:
+            cells.line((None, "stage", stage), [(k, "stage", stage) for k in keys])
+        for reason in EXCLUDED_REASONS:
+            cells.line((None, "excluded", reason), [(k, "excluded", reason) for k in keys])
+    cells.seal()
+    answer = {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "as_of": as_of.isoformat(),
+        "group_by": group_by,
+        **_group(cells, None, overall, "all"),
+        "groups": [
+            {"key": key, **_group(cells, key, _one_group(grouped, key), dimension)} for key in keys
+        ],
+    }
+    return answer, _rows(answer)
+
+
+def _all_measures() -> list[str]:
+    return ["stage:all", "excluded:all", *(f"hours:all:{later}" for _, later in TRANSITIONS)]
+
+
+def _one_group(grouped: dict[str, repository.Sums], key: str) -> dict[str, repository.Sums]:
+    """One group's sums, re-keyed by subkey alone like the overall ones."""
+    answer: dict[str, repository.Sums] = {}
+    for measure, sums in grouped.items():
+        answer[measure] = defaultdict(int)
+        for keys, count in sums.items():
+            if keys[0] == key:
+                answer[measure][("all", *keys[1:])] += count
+    return answer
+
+
+def _count(sums: dict[str, repository.Sums], measure: str, subkey: str) -> int:
+    return sum(c for keys, c in sums.get(measure, {}).items() if keys[-1] == subkey)
+
+
+def _fill(cells: Cells, key: str | None, sums: dict[str, repository.Sums], dim: str) -> None:
+    for stage in STAGES:
+        cells.put((key, "stage", stage), _count(sums, f"stage:{dim}", stage))
+    for reason in EXCLUDED_REASONS:
+        cells.put((key, "excluded", reason), _count(sums, f"excluded:{dim}", reason))
+
+
+def _group(
+    cells: Cells, key: str | None, sums: dict[str, repository.Sums], dim: str
+) -> dict[str, Any]:
+    stages = []
+    for index, stage in enumerate(STAGES):
+        cell = (key, "stage", stage)
+        previous = (key, "stage", STAGES[index - 1]) if index else None
+        stages.append(
+            {
+                "stage": stage,
+                "count": cells.show(cell),
+                "rate_of_received": cells.rate(cell, (key, "stage", "received")),
+                "rate_of_previous": cells.rate(cell, previous) if previous else None,
+            }
+        )
+    timings = []
+    for earlier, later in TRANSITIONS:
+        histogram: dict[int, int] = defaultdict(int)
+        for keys, count in sums.get(f"hours:{dim}:{later}", {}).items():
+            histogram[int(keys[-1])] += count
+        timings.append(timing(histogram, earlier, later))
+    return {
+        "stages": stages,
+        "excluded": {r: cells.show((key, "excluded", r)) for r in EXCLUDED_REASONS},
+        "timings": timings,
+    }
+
+
+def _rows(answer: dict[str, Any]) -> list[Row]:
+    """The same figures as flat rows, for CSV and spreadsheets."""
+    rows: list[Row] = []
+    for key, group in [("all", answer), *((g["key"], g) for g in answer["groups"])]:
+        base = {"group_by": answer["group_by"] or "", "group": key}
+        for stage in group["stages"]:
+            rates = {k: stage[k] for k in ("rate_of_received", "rate_of_previous")}
+            rows.append({**base, "measure": stage["stage"], "count": stage["count"], **rates})
+        for reason, count in group["excluded"].items():
+            rows.append({**base, "measure": f"excluded:{reason}", "count": count})
+        for item in group["timings"]:
+            hours = {k: item[k] for k in ("median_hours", "p90_hours")}
+            rows.append({**base, "measure": f"hours:{item['from']}->{item['to']}", **hours})
+    return rows

@@ -1,0 +1,403 @@
+"""What the reports know of one referral, folded from its audit events and check log (pure).
+
+`fold` reads a referral's audit events in order and answers its `CaseFacts`: when it reached
+each stage of the funnel (DESIGN 5), its offers and their answers, its support spell and how
+it closed. `rights` adds the current line of each Victims' Code right from the check log.
+`contribution` turns facts into the counts they add to the rollups, so a report is a sum of
+contributions and a change of facts is the old contribution taken away and the new added.
+Nothing here reads a clock or a database.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from triage.assessment.rules import assessment_gaps
+
+STAGES = ("received", "contacted", "assessed", "referred", "accepted", "supported")
+TRANSITIONS = tuple(zip(STAGES, STAGES[1:], strict=False))
+EXCLUDED_REASONS = ("duplicate", "out_of_area")
+DIMENSIONS = ("crime_type", "hate_strand", "provider", "area", "source", "enhanced", "month")
+NONE_KEY = "none"
+
+# One rollup count: (measure, day, key, subkey).
+Key = tuple[str, date, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFact:
+    provider: str
+    offered_at: datetime
+    answer: str | None = None  # accepted | declined | expired | withdrawn; None while open
+    answered_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RightFact:
+    right: str
+    edition: str
+    status: str
+    due_at: datetime | None
+    met_at: datetime | None
+    reason: str | None
+    started_on: date  # the referral's received day, where an undated right is counted
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    received_at: datetime
+    source: str
+    crime_type: str
+    area: str
+    hate_strands: tuple[str, ...]
+    enhanced: bool
+    contacted_at: datetime | None = None
+    assessed_at: datetime | None = None
+    referred_at: datetime | None = None
+    accepted_at: datetime | None = None
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
+    closed_from: str | None = None
+    outcomes: tuple[str, ...] = ()
+    offers: tuple[OfferFact, ...] = ()
+    hand_backs: tuple[tuple[str, datetime, str], ...] = ()  # provider, at, reason
+    support_started_at: datetime | None = None
+    support_ended_at: datetime | None = None
+    holder: str | None = None  # the provider that last accepted it
+    specialisms: dict[str, str] = field(default_factory=dict)  # provider -> its specialism
+    rights: tuple[RightFact, ...] = ()
+
+    @property
+    def excluded(self) -> str | None:
+        return self.closure_reason if self.closure_reason in EXCLUDED_REASONS else None
+
+    @property
+    def supported_at(self) -> datetime | None:
+        return self.closed_at if self.closure_reason == "support_completed" else None
+
+    def stage_times(self) -> dict[str, datetime | None]:
+        return {
+            "received": self.received_at,
+            "contacted": self.contacted_at,
+            "assessed": self.assessed_at,
+            "referred": self.referred_at,
+            "accepted": self.accepted_at,
+            "supported": self.supported_at,
+        }
+
+    @property
+    def provider(self) -> str:
+        """The provider a referral is grouped under: the last one offered it, else none."""
+        return self.offers[-1].provider if self.offers else NONE_KEY
+
+    def specialism(self, provider: str | None) -> str:
+        return self.specialisms.get(provider or "", NONE_KEY)
+
+
+def fold(
+    events: Iterable[Mapping[str, Any]], *, specialisms: Mapping[str, str]
+) -> CaseFacts | None:
+    """A referral's facts from its audit events (`action`, `at`, `from_state`, `detail`),
+    oldest first; None before its `create` event."""
+    facts: CaseFacts | None = None
+    for event in events:
+        action, at, detail = event["action"], event["at"], event.get("detail") or {}
+        if action == "create":
+            facts = CaseFacts(
+                received_at=at,
+                source=detail["source"],
+                crime_type=detail["crime_type"],
+                area=detail["area"],
+                hate_strands=tuple(sorted(detail.get("hate_strands") or ())),
+                enhanced=bool(detail.get("enhanced")),
+            )
+        elif facts is not None:
+            facts = _apply(facts, action, at, event.get("from_state"), detail)
+    if facts is None:
+        return None
+    used = {o.provider for o in facts.offers}
+    return replace(facts, specialisms={p: specialisms.get(p, NONE_KEY) for p in sorted(used)})
+
+
+def _apply(
+    facts: CaseFacts, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
+) -> CaseFacts:
+    match action:
+        case "vcop_enhanced":
+            return replace(facts, enhanced=bool(detail.get("enhanced")))
+        case "contact_made":
+            return replace(facts, contacted_at=facts.contacted_at or at)
+        case "assessment" if facts.assessed_at is None and _complete(facts, detail.get("after")):
+            return replace(facts, assessed_at=at)
+        case "route" | "decline" | "expire" | "accept" | "consent_withdrawn" | "close":
+            return _offer_event(facts, action, at, from_state, detail)
+        case "hand_back":
+            return replace(
+                facts,
+                hand_backs=(*facts.hand_backs, (facts.holder or NONE_KEY, at, detail["reason"])),
+                support_ended_at=at,
+            )
+    return facts
+
+
+def _complete(facts: CaseFacts, after: dict[str, Any] | None) -> bool:
+    if after is None:
+        return False
+    gaps = assessment_gaps(
+        facts.crime_type,
+        assessed=True,
+        dash_score=after.get("dash_score"),
+        judgement=after.get("professional_judgement"),
+    )
+    return not gaps
+
+
+def _offer_event(
+    facts: CaseFacts, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
+) -> CaseFacts:
+    offers = list(facts.offers)
+    answer = {
+        "accept": "accepted",
+        "decline": "declined",
+        "expire": "expired",
+        "consent_withdrawn": "withdrawn",
+        "close": "withdrawn",
+    }.get(action)
+    if answer and offers and offers[-1].answer is None:
+        reason = detail.get("reason") if action in ("decline", "expire") else None
+        offers[-1] = replace(offers[-1], answer=answer, answered_at=at, reason=reason)
+    if detail.get("offered_to"):
+        offers.append(OfferFact(provider=detail["offered_to"], offered_at=at))
+    facts = replace(facts, offers=tuple(offers))
+    if action == "route" and detail.get("offered_to"):
+        return replace(facts, referred_at=facts.referred_at or at)
+    if action == "accept":
+        return replace(
+            facts,
+            accepted_at=facts.accepted_at or at,
+            support_started_at=facts.support_started_at or at,
+            support_ended_at=None,
+            holder=offers[-1].provider,
+        )
+    if action == "close":
+        outcomes = tuple(sorted(k for k, v in (detail.get("outcomes") or {}).items() if v))
+        ended = at if from_state == "in_support" else facts.support_ended_at
+        return replace(
+            facts,
+            closed_at=at,
+            closure_reason=detail.get("reason"),
+            closed_from=from_state,
+            outcomes=outcomes,
+            support_ended_at=ended,
+        )
+    return facts
+
+
+def rights(facts: CaseFacts, checks: Iterable[Mapping[str, Any]], timezone: str) -> CaseFacts:
+    """Add the current check-log line of each tracked right (`right`, `edition`, ...)."""
+    started = local_day(facts.received_at, timezone)
+    lines = tuple(
+        RightFact(
+            right=c["right"],
+            edition=c["edition"],
+            status=c["status"],
+            due_at=c["due_at"],
+            met_at=c["met_at"],
+            reason=c["reason"],
+            started_on=started,
+        )
+        for c in sorted(checks, key=lambda c: c["right"])
+    )
+    return replace(facts, rights=lines)
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
+def hours_bucket(seconds: float) -> int:
+    """Durations are kept at the resolution reports show them, in whole hours: to the hour
+    below two days, to the day below sixty days, to the week beyond."""
+    hours = max(int(seconds // 3600), 0)
+    if hours < 48:
+        return hours
+    if hours < 60 * 24:
+        return hours // 24 * 24
+    return hours // 168 * 168
+
+
+def group_keys(facts: CaseFacts, dimension: str, timezone: str) -> tuple[str, ...]:
+    """The groups a referral falls in: one each, except hate strands (one per strand)."""
+    match dimension:
+        case "all":
+            return ("all",)
+        case "crime_type":
+            return (facts.crime_type,)
+        case "hate_strand":
+            return facts.hate_strands or (NONE_KEY,)
+        case "provider":
+            return (facts.provider,)
+        case "area":
+            return (facts.area,)
+        case "source":
+            return (facts.source,)
+        case "enhanced":
+            return ("enhanced" if facts.enhanced else "standard",)
+        case "month":
+            return (local_day(facts.received_at, timezone).strftime("%Y-%m"),)
+    raise ValueError(f"unknown dimension {dimension!r}")
+
+
+def contribution(facts: CaseFacts, timezone: str) -> Counter[Key]:
+    """Every count this referral adds to the rollups."""
+    counts: Counter[Key] = Counter()
+    _conversion(counts, facts, timezone)
+    _activity(counts, facts, timezone)
+    _offers(counts, facts, timezone)
+    _vcop(counts, facts, timezone)
+    return counts
+
+
+def _conversion(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+    received = local_day(facts.received_at, timezone)
+    times = facts.stage_times()
+    for dimension in ("all", *DIMENSIONS[:-1]):  # month is read from the 'all' rows' days
+        for key in group_keys(facts, dimension, timezone):
+            if facts.excluded:
+                counts[(f"excluded:{dimension}", received, key, facts.excluded)] += 1
+                continue
+            for stage, at in times.items():
+                if at is not None:
+                    counts[(f"stage:{dimension}", received, key, stage)] += 1
+            for earlier, later in TRANSITIONS:
+                start, end = times[earlier], times[later]
+                if start is not None and end is not None:
+                    bucket = hours_bucket((end - start).total_seconds())
+                    counts[(f"hours:{dimension}:{later}", received, key, str(bucket))] += 1
+
+
+def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+    """What happened on which day, for the quarter's return (activity, not a cohort)."""
+
+    def on(at: datetime) -> date:
+        return local_day(at, timezone)
+
+    received = on(facts.received_at)
+    counts[("received", received, "source", facts.source)] += 1
+    counts[("received", received, "crime_type", facts.crime_type)] += 1
+    counts[("received", received, "enhanced", "enhanced" if facts.enhanced else "standard")] += 1
+    if facts.referred_at is not None:
+        first = facts.specialism(facts.offers[0].provider) if facts.offers else NONE_KEY
+        counts[("referred", on(facts.referred_at), "crime_type", facts.crime_type)] += 1
+        counts[("referred", on(facts.referred_at), "specialism", first)] += 1
+    if facts.support_started_at is not None:
+        specialism = facts.specialism(facts.holder)
+        for edge, at in (("started", facts.support_started_at), ("ended", facts.support_ended_at)):
+            if at is not None:
+                counts[(f"support_{edge}", on(at), "crime_type", facts.crime_type)] += 1
+                counts[(f"support_{edge}", on(at), "specialism", specialism)] += 1
+                counts[(f"support_{edge}", on(at), "enhanced", str(facts.enhanced).lower())] += 1
+    if facts.closed_at is not None:
+        closed = on(facts.closed_at)
+        counts[("closed", closed, "reason", facts.closure_reason or NONE_KEY)] += 1
+        if facts.closed_from == "in_support":
+            counts[("closed_from_support", closed, "all", "cases")] += 1
+            for outcome in facts.outcomes:
+                counts[("closed_from_support", closed, "outcome", outcome)] += 1
+
+
+def _offers(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+    """Each offer on the day it was made, and its answer on the day it was answered."""
+    for offer in facts.offers:
+        counts[("offer", local_day(offer.offered_at, timezone), offer.provider, "made")] += 1
+        if offer.answer is None or offer.answered_at is None:
+            continue
+        answered = local_day(offer.answered_at, timezone)
+        counts[("offer", answered, offer.provider, offer.answer)] += 1
+        if offer.answer in ("accepted", "declined"):
+            bucket = hours_bucket((offer.answered_at - offer.offered_at).total_seconds())
+            counts[("offer_hours", answered, offer.provider, str(bucket))] += 1
+        if offer.answer == "declined":
+            counts[("decline", answered, offer.provider, offer.reason or NONE_KEY)] += 1
+    for provider, at, reason in facts.hand_backs:
+        counts[("hand_back", local_day(at, timezone), provider, reason)] += 1
+
+
+def _vcop(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+    """Each tracked right on the day it fell due (undated ones on the day received)."""
+    for line in facts.rights:
+        key = f"{line.right}@{line.edition}"
+        if line.due_at is None:
+            outcome = f"{line.status}:{line.reason or NONE_KEY}"
+            counts[("vcop", line.started_on, key, outcome)] += 1
+            continue
+        if line.met_at is None:
+            outcome = "unmet"
+        elif line.met_at <= line.due_at:
+            outcome = "met_in_time"
+        else:
+            outcome = "met_late"
+        counts[("vcop", local_day(line.due_at, timezone), key, outcome)] += 1
+
+
+def to_json(facts: CaseFacts) -> dict[str, Any]:
+    """Facts as JSON-ready data, kept beside the rollups so a change can be taken back."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if hasattr(value, "__dataclass_fields__"):
+            return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
+        return value
+
+    return plain(facts)
+
+
+def from_json(data: Mapping[str, Any]) -> CaseFacts:
+    """The inverse of `to_json`."""
+
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    values = dict(data)
+    for name in (
+        "received_at", "contacted_at", "assessed_at", "referred_at", "accepted_at",
+        "closed_at", "support_started_at", "support_ended_at",
+    ):  # fmt: skip
+        values[name] = when(values[name])
+    values["hate_strands"] = tuple(values["hate_strands"])
+    values["outcomes"] = tuple(values["outcomes"])
+    values["offers"] = tuple(
+        OfferFact(
+            provider=o["provider"],
+            offered_at=datetime.fromisoformat(o["offered_at"]),
+            answer=o["answer"],
+            answered_at=when(o["answered_at"]),
+            reason=o["reason"],
+        )
+        for o in values["offers"]
+    )
+    values["hand_backs"] = tuple(
+        (p, datetime.fromisoformat(at), reason) for p, at, reason in values["hand_backs"]
+    )
+    values["rights"] = tuple(
+        RightFact(
+            right=r["right"],
+            edition=r["edition"],
+            status=r["status"],
+            due_at=when(r["due_at"]),
+            met_at=when(r["met_at"]),
+            reason=r["reason"],
+            started_on=date.fromisoformat(r["started_on"]),
+        )
+        for r in values["rights"]
+    )
+    return CaseFacts(**values)

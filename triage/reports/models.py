@@ -1,0 +1,39 @@
+"""The rollups reports read: counts by measure, period and group, and each referral's facts."""
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from triage.db import Base
+
+
+class ReportCount(Base):
+    """One rollup cell: how many `measure` counted for (`key`, `subkey`) in one period.
+
+    Every count is kept twice, by day (`period` "d") and by month ("m", `period_start` the
+    first of the month), so a report over whole months reads twelve rows a year per group and
+    only the ragged ends of a range read days.
+    """
+
+    __tablename__ = "report_counts"
+
+    measure: Mapped[str] = mapped_column(String(60), primary_key=True)
+    period: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    subkey: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportCase(Base):
+    """A referral's facts as last folded into the rollups, and the version they were read at."""
+
+    __tablename__ = "report_cases"
+
+    referral_id: Mapped[UUID] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    version: Mapped[int]
+    facts: Mapped[dict[str, Any]]
+    folded_at: Mapped[datetime]

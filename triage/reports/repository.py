@@ -1,0 +1,81 @@
+"""Reading the rollups: sums of counts over a date range, never a scan of referrals."""
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from triage.reports.models import ReportCount
+
+# (key, subkey) -> count, or with `by_month` (month, key, subkey) -> count
+Sums = dict[tuple[str, ...], int]
+
+
+def spans(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
+    """Split [start, end] into the whole months it covers and the ragged days either side."""
+    months: list[date] = []
+    days: list[tuple[date, date]] = []
+    cursor = start
+    while cursor <= end:
+        month_end = _next_month(cursor) - timedelta(days=1)
+        if cursor.day == 1 and month_end <= end:
+            months.append(cursor)
+        else:
+            days.append((cursor, min(month_end, end)))
+        cursor = month_end + timedelta(days=1)
+    return months, days
+
+
+def sums(
+    session: Session,
+    measures: list[str],
+    start: date,
+    end: date,
+    *,
+    by_month: bool = False,
+) -> dict[str, Sums]:
+    """Each measure's counts summed over [start, end], by (key, subkey)."""
+    months, days = spans(start, end)
+    table = ReportCount.__table__.c
+    ranges = [and_(table.period == "m", table.period_start.in_(months))] if months else []
+    ranges += [
+        and_(table.period == "d", table.period_start.between(first, last)) for first, last in days
+    ]
+    return _sums(session, measures, or_(false(), *ranges), by_month=by_month)
+
+
+def sums_until(session: Session, measures: list[str], end: date) -> dict[str, Sums]:
+    """Each measure's counts summed over all time up to and including `end`."""
+    table = ReportCount.__table__.c
+    month = end.replace(day=1)
+    in_range = or_(
+        and_(table.period == "m", table.period_start < month),
+        and_(table.period == "d", table.period_start.between(month, end)),
+    )
+    return _sums(session, measures, in_range)
+
+
+def _sums(
+    session: Session, measures: list[str], in_range: ColumnElement[bool], *, by_month: bool = False
+) -> dict[str, Sums]:
+    table = ReportCount.__table__.c
+    columns = [table.measure, table.key, table.subkey]
+    if by_month:
+        columns.insert(1, table.period_start)
+    rows = session.execute(
+        select(*columns, func.sum(table.count))
+        .where(table.measure.in_(measures), in_range)
+        .group_by(*columns)
+    ).all()
+    answer: dict[str, Sums] = {m: defaultdict(int) for m in measures}
+    for row in rows:
+        measure, *keys, count = row
+        if by_month:
+            keys[0] = keys[0].strftime("%Y-%m")
+        answer[measure][tuple(keys)] += int(count)
+    return answer
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

@@ -1,0 +1,107 @@
+"""Reports for commissioners and admins: fold what changed, then read the rollups."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from triage.auth.service import Caller, require_role
+from triage.config import Settings
+from triage.errors import InvalidInput
+from triage.lifecycle.codes import Role
+from triage.reports import activity, compliance, conversion, fold
+from triage.reports.facts import DIMENSIONS
+from triage.vcop.editions import load_editions
+
+READERS = frozenset({Role.commissioner, Role.admin})
+Kind = Literal["conversion", "vcop", "moj", "providers"]
+TITLES = {
+    "conversion": "Conversion",
+    "vcop": "VCOP compliance",
+    "moj": "MoJ return",
+    "providers": "Providers",
+}
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    kind: Kind
+    start: date | None = None
+    end: date | None = None
+    group_by: str | None = None
+    quarter: str | None = None
+
+
+def run_report(
+    session: Session,
+    *,
+    fold_first: bool,
+    caller: Caller | None,
+    request: ReportRequest,
+    now: datetime,
+    settings: Settings,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One report as JSON-ready data and as flat rows. With `fold_first`, changes not yet in
+    the rollups are folded first, in this transaction (never on a read replica); `caller`
+    None is the command line."""
+    if caller is not None:
+        require_role(caller, READERS)
+    if fold_first:
+        while fold.fold_batch(session, now=now, settings=settings) == fold.BATCH:
+            pass
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    if request.kind == "moj":
+        quarter = request.quarter or last_quarter(today)
+        check_quarter(quarter)
+        return activity.moj_return(session, quarter=quarter, as_of=now)
+    start, end = period(request, today)
+    match request.kind:
+        case "conversion":
+            if request.group_by is not None and request.group_by not in DIMENSIONS:
+                raise InvalidInput(
+                    f"group_by must be one of {', '.join(DIMENSIONS)}",
+                    field=("query", "group_by"),
+                )
+            return conversion.conversion(
+                session, start=start, end=end, group_by=request.group_by, as_of=now
+            )
+        case "vcop":
+            return compliance.vcop_compliance(
+                session,
+                start=start,
+                end=end,
+                as_of=now,
+                timezone=settings.timezone,
+                editions=load_editions(settings.rules_dir / "vcop"),
+            )
+        case "providers":
+            return activity.provider_performance(session, start=start, end=end, as_of=now)
+    raise InvalidInput(f"unknown report {request.kind!r}", field=("path", "kind"))
+
+
+def period(request: ReportRequest, today: date) -> tuple[date, date]:
+    """`from` and `to`, both inclusive; by default the year so far."""
+    start = request.start or date(today.year, 1, 1)
+    end = request.end or today
+    if start > end:
+        raise InvalidInput("from must not be after to", field=("query", "from"))
+    if (end - start).days > 366 * 10:
+        raise InvalidInput("a report covers at most ten years", field=("query", "to"))
+    return start, end
+
+
+def last_quarter(today: date) -> str:
+    """The last whole quarter before `today`, as `2026Q3`."""
+    number = (today.month - 1) // 3  # the current quarter is number + 1
+    return f"{today.year - 1}Q4" if number == 0 else f"{today.year}Q{number}"
+
+
+def check_quarter(quarter: str) -> None:
+    if not (
+        len(quarter) == 6 and quarter[:4].isdigit() and quarter[4] == "Q" and quarter[5] in "1234"
+    ):
+        raise InvalidInput(
+            "quarter must look like 2026Q3 (a year, Q, then 1 to 4)", field=("query", "quarter")
+        )
