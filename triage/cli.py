@@ -18,6 +18,7 @@ from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
 from triage.providers import service as provider_service
+from triage.reports.cli import report_app
 from triage.routing.check import CheckReport, RulesError, check_rule_set
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
@@ -27,6 +28,7 @@ rules_app = typer.Typer(help="Routing rules and the provider directory.", no_arg
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
+app.add_typer(report_app, name="report")
 
 DEMO_USERS = [
     ("demo-triage", Role.triage, None),
