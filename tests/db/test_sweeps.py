@@ -155,10 +155,12 @@ class TestScheduler:
             clock=clock,
             notifier=LogNotifier(),
         )
-        (job,) = scheduler.get_jobs()
-        assert (job.coalesce, job.max_instances) == (True, 1)
-        assert job.trigger.interval.total_seconds() == settings.sweep_seconds
-        assert job.next_run_time == clock()  # a restart sweeps at once
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"deadline-sweep", "report-fold"}
+        for job in jobs.values():
+            assert (job.coalesce, job.max_instances) == (True, 1)
+            assert job.trigger.interval.total_seconds() == settings.sweep_seconds
+            assert job.next_run_time == clock()  # a restart sweeps (and folds) at once
 
 
 class TestAlerts:

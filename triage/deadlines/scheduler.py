@@ -1,4 +1,5 @@
-"""The APScheduler 3 side of the deadlines: one interval job that runs every sweep.
+"""The APScheduler 3 side of the deadlines: one interval job that runs every sweep, and one
+that folds changed referrals into the reports' rollups (ADR 9).
 
 In-memory job store, `coalesce=True`, `max_instances=1`, first run at start so whatever fell
 due while the service was down is swept at once. `TRIAGE_SCHEDULER=false` turns it off for a
@@ -16,6 +17,7 @@ from triage.config import Settings
 from triage.deadlines.sweeps import sweep_all
 from triage.notifications.outbox import dispatch
 from triage.notifications.protocol import Notifier
+from triage.reports.fold import fold_pending
 
 log = logging.getLogger("triage.deadlines")
 
@@ -39,6 +41,22 @@ def add_sweep_job(
         "interval",
         seconds=settings.sweep_seconds,
         id="deadline-sweep",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=clock(),
+        replace_existing=True,
+    )
+
+    def fold() -> None:
+        folded = fold_pending(factory, now=clock(), settings=settings)
+        if folded:
+            log.info("report fold: %s referrals", folded)
+
+    scheduler.add_job(
+        fold,
+        "interval",
+        seconds=settings.sweep_seconds,
+        id="report-fold",
         coalesce=True,
         max_instances=1,
         next_run_time=clock(),
