@@ -222,3 +222,88 @@ class TestVcopCompliance:
         assert referral_item["known"] is True
         updates = next(i for i in answer["force_return"] if i["item"] == "updates")
         assert updates["known"] is False
+
+
+class TestVcopBreaches:
+    def test_a_right_unmet_after_its_day_is_breached_and_before_it_pending(
+        self, sign_in: Any, triage: Api, clock: FakeClock
+    ) -> None:
+        for _ in range(5):
+            triage.create()
+        for _ in range(6):
+            ref = triage.create()
+            ok(triage.event(ref["id"], "contact_made", ref["version"], channel="phone"))
+        period = {"from": "2026-11-01", "to": "2026-12-31"}
+
+        def r3() -> dict[str, Any]:
+            answer = ok(sign_in("commissioner").get("/api/reports/vcop-compliance", params=period))
+            return next(r for r in answer["rights"] if (r["right"], r["edition"]) == ("R3", "2021"))
+
+        before = r3()
+        assert (before["due"], before["met_in_time"], before["pending"], before["breached"]) == (
+            11, 6, 5, 0,
+        )  # fmt: skip
+        assert before["met_in_time_rate"] == 1.0
+        clock.advance(days=10)  # reported on the 23rd: five working days have ended
+        after = r3()
+        assert (after["met_in_time"], after["pending"], after["breached"]) == (6, 0, 5)
+        assert after["met_in_time_rate"] == round(6 / 11, 4)
+
+
+class TestGroupings:
+    def test_a_referral_with_two_strands_is_in_both_groups(
+        self, commissioner: Api, triage: Api
+    ) -> None:
+        for _ in range(5):
+            triage.create(hate_strands=["race", "religion"])
+        for _ in range(6):
+            triage.create()
+        answer = ok(
+            commissioner.get("/api/reports/conversion", params={**DAY, "group_by": "hate_strand"})
+        )
+        received = {g["key"]: stages(g)["received"] for g in answer["groups"]}
+        assert received == {"none": 6, "race": 5, "religion": 5}
+
+    def test_by_provider_is_the_provider_last_offered(
+        self, commissioner: Api, history: None
+    ) -> None:
+        answer = ok(
+            commissioner.get("/api/reports/conversion", params={**DAY, "group_by": "provider"})
+        )
+        received = {g["key"]: stages(g)["received"] for g in answer["groups"]}
+        assert received == {"core-general": 11, "none": 6}
+
+    def test_by_month_of_receipt(self, commissioner: Api, history: None) -> None:
+        answer = ok(
+            commissioner.get(
+                "/api/reports/conversion",
+                params={"from": "2026-11-01", "to": "2026-12-31", "group_by": "month"},
+            )
+        )
+        assert [(g["key"], stages(g)["received"]) for g in answer["groups"]] == [("2026-11", 17)]
+
+
+class TestProviderDeclines:
+    def test_declines_and_expiries_are_counted_with_their_reasons(
+        self, sign_in: Any, triage: Api, worker: Api, clock: FakeClock, settings: Any,
+        session_factory: Any,
+    ) -> None:  # fmt: skip
+        from tests.api.flows import offered
+        from triage.deadlines.sweeps import expire_overdue_offers
+
+        for _ in range(5):
+            ref = offered(triage)
+            ok(worker.event(ref["id"], "decline", ref["version"], reason="no_capacity"))
+        for _ in range(6):
+            offered(triage)
+        clock.advance(hours=80)
+        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        answer = ok(
+            sign_in("commissioner").get(
+                "/api/reports/providers", params={"from": "2026-11-24", "to": "2026-11-30"}
+            )
+        )
+        general = next(r for r in answer["providers"] if r["provider"] == "core-general")
+        assert (general["made"], general["declined"], general["expired"]) == (11, 5, 6)
+        assert general["decline_reasons"] == {"no_capacity": 5}
+        assert general["acceptance_rate"] == 0.0
