@@ -287,9 +287,10 @@ def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
         return local_day(at, timezone)
 
     received = on(facts.received_at)
+    enhanced = "enhanced" if facts.enhanced else "standard"
     counts[("received", received, "source", facts.source)] += 1
     counts[("received", received, "crime_type", facts.crime_type)] += 1
-    counts[("received", received, "enhanced", "enhanced" if facts.enhanced else "standard")] += 1
+    counts[("received", received, "enhanced", enhanced)] += 1
     if facts.referred_at is not None:
         first = facts.specialism(facts.offers[0].provider) if facts.offers else NONE_KEY
         counts[("referred", on(facts.referred_at), "crime_type", facts.crime_type)] += 1
@@ -300,7 +301,7 @@ def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
             if at is not None:
                 counts[(f"support_{edge}", on(at), "crime_type", facts.crime_type)] += 1
                 counts[(f"support_{edge}", on(at), "specialism", specialism)] += 1
-                counts[(f"support_{edge}", on(at), "enhanced", str(facts.enhanced).lower())] += 1
+                counts[(f"support_{edge}", on(at), "enhanced", enhanced)] += 1
     if facts.closed_at is not None:
         closed = on(facts.closed_at)
         counts[("closed", closed, "reason", facts.closure_reason or NONE_KEY)] += 1
