@@ -27,6 +27,7 @@ from triage.errors import (
     NotAuthenticated,
     NotFound,
 )
+from triage.metrics import Metrics, MetricsMiddleware
 from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
@@ -92,6 +93,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(router)
     _add_error_handlers(app)
     _add_health_routes(app)
+    metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_api_route("/metrics", metrics.response, methods=["GET"], tags=["health"],
+                      summary="Prometheus metrics", include_in_schema=True)  # fmt: skip
     return app
 
 
