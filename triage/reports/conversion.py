@@ -30,10 +30,11 @@ def conversion(
         else repository.sums(session, _all_measures(), start, end)
     )
     cells = Cells()
-    keys = sorted({keys[0] for sums in grouped.values() for keys in sums}) if group_by else []
+    groups = _split(grouped) if group_by else {}
+    keys = sorted(groups)
     _fill(cells, None, overall, "all")
     for key in keys:
-        _fill(cells, key, _one_group(grouped, key), dimension)
+        _fill(cells, key, groups[key], dimension)
     if group_by in ADDITIVE:
         for stage in STAGES:
             cells.line((None, "stage", stage), [(k, "stage", stage) for k in keys])
@@ -46,9 +47,7 @@ def conversion(
         "as_of": as_of.isoformat(),
         "group_by": group_by,
         **_group(cells, None, overall, "all"),
-        "groups": [
-            {"key": key, **_group(cells, key, _one_group(grouped, key), dimension)} for key in keys
-        ],
+        "groups": [{"key": key, **_group(cells, key, groups[key], dimension)} for key in keys],
     }
     return answer, _rows(answer)
 
@@ -57,14 +56,12 @@ def _all_measures() -> list[str]:
     return ["stage:all", "excluded:all", *(f"hours:all:{later}" for _, later in TRANSITIONS)]
 
 
-def _one_group(grouped: dict[str, repository.Sums], key: str) -> dict[str, repository.Sums]:
-    """One group's sums, re-keyed by subkey alone like the overall ones."""
-    answer: dict[str, repository.Sums] = {}
+def _split(grouped: dict[str, repository.Sums]) -> dict[str, dict[str, repository.Sums]]:
+    """Each group's sums, re-keyed by subkey alone like the overall ones (one pass)."""
+    answer: dict[str, dict[str, repository.Sums]] = defaultdict(dict)
     for measure, sums in grouped.items():
-        answer[measure] = defaultdict(int)
-        for keys, count in sums.items():
-            if keys[0] == key:
-                answer[measure][("all", *keys[1:])] += count
+        for (key, *rest), count in sums.items():
+            answer[key].setdefault(measure, defaultdict(int))[("all", *rest)] += count
     return answer
 
 
