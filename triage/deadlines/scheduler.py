@@ -36,29 +36,19 @@ def add_sweep_job(
         if any(swept.values()):
             log.info("deadline sweep: %s", swept)
 
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=settings.sweep_seconds,
-        id="deadline-sweep",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=clock(),
-        replace_existing=True,
-    )
-
     def fold() -> None:
         folded = fold_pending(factory, now=clock(), settings=settings)
         if folded:
             log.info("report fold: %s referrals", folded)
 
-    scheduler.add_job(
-        fold,
-        "interval",
-        seconds=settings.sweep_seconds,
-        id="report-fold",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=clock(),
-        replace_existing=True,
-    )
+    for job, name in ((tick, "deadline-sweep"), (fold, "report-fold")):
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=settings.sweep_seconds,
+            id=name,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=clock(),
+            replace_existing=True,
+        )
