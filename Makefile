@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/test
 CONTRACT_DIR := ../shared/contract
 
-.PHONY: run test test-slow lint contract bench install install-test postgres
+.PHONY: run test test-slow lint contract bench bench-reports install install-test postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ lint: install-test
 
 bench: install-test postgres
 	$(BIN)/python benchmarks/intake.py
+
+# Reports against a naive GROUP BY on 5,000,000 synthetic referrals (fills its own database;
+# long: the fill runs at about 1,000-1,500 referrals/s on 2 cores; see benchmarks/README.md).
+bench-reports: install-test postgres
+	$(BIN)/python benchmarks/reports.py

@@ -4,6 +4,7 @@ import getpass
 import logging
 import os
 import secrets
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,8 +171,9 @@ def demo(
     referrals: int = typer.Option(0, "--referrals", min=0, help="synthetic referrals to add"),
     no_users: bool = typer.Option(False, "--no-users", help="do not add the demo users"),
 ) -> None:
-    """Load the demo area's providers, one user per role, and synthetic referrals."""
-    from triage.demo import add_demo_referrals
+    """Load the demo area's providers, one user per role, and a synthetic history of
+    referrals (in bulk; a few received lately are left open for the live demo)."""
+    from triage.history import add_history
 
     settings = get_settings()
     factory = _session_factory()
@@ -182,8 +184,16 @@ def demo(
     if not no_users:
         _add_demo_users(factory, now)
     if referrals:
-        added = add_demo_referrals(factory, settings=settings, count=referrals)
-        typer.echo(f"demo referrals: {added} added ({referrals - added} were already there)")
+        with typer.progressbar(length=referrals, label="demo history", file=sys.stderr) as bar:
+            added = add_history(
+                factory, settings=settings, count=referrals, now=now, progress=bar.update
+            )
+        typer.echo(
+            f"demo referrals: {added.referrals} added ({referrals - added.referrals} were "
+            f"already there); {added.rows} rows in {added.seconds:.1f} s "
+            f"({added.per_second:,.0f} referrals/s, "
+            f"{added.rows / max(added.seconds, 1e-9):,.0f} rows/s)"
+        )
 
 
 def _add_demo_users(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]

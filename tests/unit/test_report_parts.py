@@ -60,16 +60,22 @@ class TestPercentile:
 
 class TestPeriods:
     def test_whole_months_are_read_as_months_and_the_ends_as_days(self) -> None:
-        months, days = spans(date(2026, 1, 15), date(2026, 4, 10))
-        assert months == [date(2026, 2, 1), date(2026, 3, 1)]
-        assert days == [
+        cover = spans(date(2026, 1, 15), date(2026, 4, 10))
+        assert (cover.quarters, cover.months) == ([], [date(2026, 2, 1), date(2026, 3, 1)])
+        assert cover.days == [
             (date(2026, 1, 15), date(2026, 1, 31)),
             (date(2026, 4, 1), date(2026, 4, 10)),
         ]
 
-    def test_a_year_is_twelve_months(self) -> None:
-        months, days = spans(date(2025, 1, 1), date(2025, 12, 31))
-        assert len(months) == 12 and days == []
+    def test_whole_quarters_are_read_as_quarters(self) -> None:
+        cover = spans(date(2025, 11, 1), date(2026, 10, 31))
+        assert cover.quarters == [date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1)]
+        assert cover.months == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 10, 1)]
+        assert cover.days == []
+
+    def test_by_month_never_uses_quarters(self) -> None:
+        cover = spans(date(2025, 1, 1), date(2025, 12, 31), quarters=False)
+        assert len(cover.months) == 12 and cover.quarters == [] and cover.days == []
 
     def test_quarters(self) -> None:
         assert quarter_dates("2026Q3") == (date(2026, 7, 1), date(2026, 9, 30))
@@ -84,3 +90,35 @@ class TestDurationBuckets:
         assert hours_bucket(3600 * 50) == 48
         assert hours_bucket(3600 * 24 * 70) == 24 * 70 // 168 * 168
         assert hours_bucket(-10) == 0
+
+
+class TestFactsAsJson:
+    def test_facts_survive_the_round_trip(self) -> None:
+        import json
+        from datetime import UTC, datetime, timedelta
+
+        from triage.reports import facts as case_facts
+
+        t = datetime(2026, 3, 1, 9, tzinfo=UTC)
+        events = [
+            {"action": "create", "at": t, "detail": {"source": "police", "crime_type": "theft",
+             "area": "derby_city", "hate_strands": ["race"], "enhanced": False}},
+            {"action": "contact_made", "at": t + timedelta(hours=3)},
+            {"action": "assessment", "at": t + timedelta(hours=4), "detail": {"after": {}}},
+            {"action": "route", "at": t + timedelta(hours=5), "detail": {"offered_to": "a"}},
+            {"action": "decline", "at": t + timedelta(hours=6),
+             "detail": {"reason": "no_capacity", "offered_to": "b"}},
+            {"action": "accept", "at": t + timedelta(hours=7)},
+            {"action": "hand_back", "at": t + timedelta(days=3), "detail": {"reason": "other"}},
+            {"action": "close", "at": t + timedelta(days=4), "from_state": "assessing",
+             "detail": {"reason": "withdrawn"}},
+        ]  # fmt: skip
+        facts = case_facts.fold(events, specialisms={"a": "general", "b": "hate_crime"})
+        assert facts is not None
+        checks = [{"right": "R3", "edition": "2021", "status": "met", "due_at": t,
+                   "met_at": t, "reason": None}]  # fmt: skip
+        facts = case_facts.rights(facts, checks, "Europe/London")
+        stored = json.loads(json.dumps(case_facts.to_json(facts)))
+        assert case_facts.from_json(stored) == facts
+        assert (facts.holder, facts.support_ended_at) == ("b", t + timedelta(days=3))
+        assert [o.answer for o in facts.offers] == ["declined", "accepted"]

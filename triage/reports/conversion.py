@@ -1,6 +1,7 @@
 """The conversion funnel (DESIGN 5): a cohort received in a period, followed to now."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -24,15 +25,17 @@ def conversion(
     measures = [f"stage:{dimension}", f"excluded:{dimension}"]
     measures += [f"hours:{dimension}:{later}" for _, later in TRANSITIONS]
     grouped = repository.sums(session, measures, start, end, by_month=group_by == "month")
-    overall = (
-        grouped
-        if dimension == "all" and group_by is None
-        else repository.sums(session, _all_measures(), start, end)
-    )
-    cells = Cells()
     groups = _split(grouped) if group_by else {}
     keys = sorted(groups)
-    _fill(cells, None, overall, "all")
+    if group_by is None:
+        overall, overall_dimension = grouped, "all"
+    elif group_by in ADDITIVE:  # the whole is the sum of its groups: no second query
+        overall, overall_dimension = _total(groups.values()), dimension
+    else:
+        overall = repository.sums(session, _all_measures(), start, end)
+        overall_dimension = "all"
+    cells = Cells()
+    _fill(cells, None, overall, overall_dimension)
     for key in keys:
         _fill(cells, key, groups[key], dimension)
     if group_by in ADDITIVE:
@@ -46,7 +49,7 @@ def conversion(
         "to": end.isoformat(),
         "as_of": as_of.isoformat(),
         "group_by": group_by,
-        **_group(cells, None, overall, "all"),
+        **_group(cells, None, overall, overall_dimension),
         "groups": [{"key": key, **_group(cells, key, groups[key], dimension)} for key in keys],
     }
     return answer, _rows(answer)
@@ -54,6 +57,15 @@ def conversion(
 
 def _all_measures() -> list[str]:
     return ["stage:all", "excluded:all", *(f"hours:all:{later}" for _, later in TRANSITIONS)]
+
+
+def _total(groups: Iterable[dict[str, repository.Sums]]) -> dict[str, repository.Sums]:
+    total: dict[str, repository.Sums] = defaultdict(lambda: defaultdict(int))
+    for group in groups:
+        for measure, sums in group.items():
+            for keys, count in sums.items():
+                total[measure][keys] += count
+    return total
 
 
 def _split(grouped: dict[str, repository.Sums]) -> dict[str, dict[str, repository.Sums]]:

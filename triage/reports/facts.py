@@ -98,57 +98,85 @@ class CaseFacts:
         return self.specialisms.get(provider or "", NONE_KEY)
 
 
+ANSWERS = {
+    "accept": "accepted",
+    "decline": "declined",
+    "expire": "expired",
+    "consent_withdrawn": "withdrawn",
+    "close": "withdrawn",
+}
+
+
+class _Draft:
+    """CaseFacts while the events are read: changed in place, frozen once at the end (a
+    `replace` per event cost more than the rest of the fold)."""
+
+    def __init__(self, at: datetime, detail: Mapping[str, Any]) -> None:
+        self.values: dict[str, Any] = {
+            "received_at": at,
+            "source": detail["source"],
+            "crime_type": detail["crime_type"],
+            "area": detail["area"],
+            "hate_strands": tuple(sorted(detail.get("hate_strands") or ())),
+            "enhanced": bool(detail.get("enhanced")),
+        }
+        self.offers: list[OfferFact] = []
+        self.hand_backs: list[tuple[str, datetime, str]] = []
+
+    def first(self, name: str, at: datetime) -> None:
+        self.values.setdefault(name, at)
+
+    def facts(self, specialisms: Mapping[str, str]) -> CaseFacts:
+        used = sorted({o.provider for o in self.offers})
+        return CaseFacts(
+            **self.values,
+            offers=tuple(self.offers),
+            hand_backs=tuple(self.hand_backs),
+            specialisms={p: specialisms.get(p, NONE_KEY) for p in used},
+        )
+
+
 def fold(
     events: Iterable[Mapping[str, Any]], *, specialisms: Mapping[str, str]
 ) -> CaseFacts | None:
     """A referral's facts from its audit events (`action`, `at`, `from_state`, `detail`),
     oldest first; None before its `create` event."""
-    facts: CaseFacts | None = None
+    draft: _Draft | None = None
     for event in events:
         action, at, detail = event["action"], event["at"], event.get("detail") or {}
         if action == "create":
-            facts = CaseFacts(
-                received_at=at,
-                source=detail["source"],
-                crime_type=detail["crime_type"],
-                area=detail["area"],
-                hate_strands=tuple(sorted(detail.get("hate_strands") or ())),
-                enhanced=bool(detail.get("enhanced")),
-            )
-        elif facts is not None:
-            facts = _apply(facts, action, at, event.get("from_state"), detail)
-    if facts is None:
-        return None
-    used = {o.provider for o in facts.offers}
-    return replace(facts, specialisms={p: specialisms.get(p, NONE_KEY) for p in sorted(used)})
+            draft = _Draft(at, detail)
+        elif draft is not None:
+            _apply(draft, action, at, event.get("from_state"), detail)
+    return draft.facts(specialisms) if draft is not None else None
 
 
 def _apply(
-    facts: CaseFacts, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
-) -> CaseFacts:
+    draft: _Draft, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
+) -> None:
+    values = draft.values
     match action:
         case "vcop_enhanced":
-            return replace(facts, enhanced=bool(detail.get("enhanced")))
+            values["enhanced"] = bool(detail.get("enhanced"))
         case "contact_made":
-            return replace(facts, contacted_at=facts.contacted_at or at)
-        case "assessment" if facts.assessed_at is None and _complete(facts, detail.get("after")):
-            return replace(facts, assessed_at=at)
+            draft.first("contacted_at", at)
+        case "assessment" if "assessed_at" not in values and _complete(
+            values["crime_type"], detail.get("after")
+        ):
+            values["assessed_at"] = at
         case "route" | "decline" | "expire" | "accept" | "consent_withdrawn" | "close":
-            return _offer_event(facts, action, at, from_state, detail)
+            _offer_event(draft, action, at, from_state, detail)
         case "hand_back":
-            return replace(
-                facts,
-                hand_backs=(*facts.hand_backs, (facts.holder or NONE_KEY, at, detail["reason"])),
-                support_ended_at=at,
-            )
-    return facts
+            holder = values.get("holder") or NONE_KEY
+            draft.hand_backs.append((holder, at, detail["reason"]))
+            values["support_ended_at"] = at
 
 
-def _complete(facts: CaseFacts, after: dict[str, Any] | None) -> bool:
+def _complete(crime_type: str, after: dict[str, Any] | None) -> bool:
     if after is None:
         return False
     gaps = assessment_gaps(
-        facts.crime_type,
+        crime_type,
         assessed=True,
         dash_score=after.get("dash_score"),
         judgement=after.get("professional_judgement"),
@@ -157,44 +185,31 @@ def _complete(facts: CaseFacts, after: dict[str, Any] | None) -> bool:
 
 
 def _offer_event(
-    facts: CaseFacts, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
-) -> CaseFacts:
-    offers = list(facts.offers)
-    answer = {
-        "accept": "accepted",
-        "decline": "declined",
-        "expire": "expired",
-        "consent_withdrawn": "withdrawn",
-        "close": "withdrawn",
-    }.get(action)
+    draft: _Draft, action: str, at: datetime, from_state: str | None, detail: dict[str, Any]
+) -> None:
+    offers, values = draft.offers, draft.values
+    answer = ANSWERS.get(action)
     if answer and offers and offers[-1].answer is None:
         reason = detail.get("reason") if action in ("decline", "expire") else None
         offers[-1] = replace(offers[-1], answer=answer, answered_at=at, reason=reason)
     if detail.get("offered_to"):
         offers.append(OfferFact(provider=detail["offered_to"], offered_at=at))
-    facts = replace(facts, offers=tuple(offers))
-    if action == "route" and detail.get("offered_to"):
-        return replace(facts, referred_at=facts.referred_at or at)
+        if action == "route":
+            draft.first("referred_at", at)
     if action == "accept":
-        return replace(
-            facts,
-            accepted_at=facts.accepted_at or at,
-            support_started_at=facts.support_started_at or at,
-            support_ended_at=None,
-            holder=offers[-1].provider,
+        draft.first("accepted_at", at)
+        draft.first("support_started_at", at)
+        values["support_ended_at"] = None
+        values["holder"] = offers[-1].provider
+    elif action == "close":
+        values["closed_at"] = at
+        values["closure_reason"] = detail.get("reason")
+        values["closed_from"] = from_state
+        values["outcomes"] = tuple(
+            sorted(k for k, v in (detail.get("outcomes") or {}).items() if v)
         )
-    if action == "close":
-        outcomes = tuple(sorted(k for k, v in (detail.get("outcomes") or {}).items() if v))
-        ended = at if from_state == "in_support" else facts.support_ended_at
-        return replace(
-            facts,
-            closed_at=at,
-            closure_reason=detail.get("reason"),
-            closed_from=from_state,
-            outcomes=outcomes,
-            support_ended_at=ended,
-        )
-    return facts
+        if from_state == "in_support":
+            values["support_ended_at"] = at
 
 
 def rights(facts: CaseFacts, checks: Iterable[Mapping[str, Any]], timezone: str) -> CaseFacts:
@@ -262,22 +277,35 @@ def contribution(facts: CaseFacts, timezone: str) -> Counter[Key]:
     return counts
 
 
+CONVERSION_DIMENSIONS = ("all", *DIMENSIONS[:-1])  # month is read from the 'all' rows' days
+STAGE_MEASURES = {d: f"stage:{d}" for d in CONVERSION_DIMENSIONS}
+EXCLUDED_MEASURES = {d: f"excluded:{d}" for d in CONVERSION_DIMENSIONS}
+HOURS_MEASURES = {
+    d: {later: f"hours:{d}:{later}" for _, later in TRANSITIONS} for d in CONVERSION_DIMENSIONS
+}
+
+
 def _conversion(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
     received = local_day(facts.received_at, timezone)
+    groups = [(d, k) for d in CONVERSION_DIMENSIONS for k in group_keys(facts, d, timezone)]
+    if facts.excluded:
+        for dimension, key in groups:
+            counts[(EXCLUDED_MEASURES[dimension], received, key, facts.excluded)] += 1
+        return
     times = facts.stage_times()
-    for dimension in ("all", *DIMENSIONS[:-1]):  # month is read from the 'all' rows' days
-        for key in group_keys(facts, dimension, timezone):
-            if facts.excluded:
-                counts[(f"excluded:{dimension}", received, key, facts.excluded)] += 1
-                continue
-            for stage, at in times.items():
-                if at is not None:
-                    counts[(f"stage:{dimension}", received, key, stage)] += 1
-            for earlier, later in TRANSITIONS:
-                start, end = times[earlier], times[later]
-                if start is not None and end is not None:
-                    bucket = hours_bucket((end - start).total_seconds())
-                    counts[(f"hours:{dimension}:{later}", received, key, str(bucket))] += 1
+    reached = [stage for stage, at in times.items() if at is not None]
+    durations = []
+    for earlier, later in TRANSITIONS:
+        start, end = times[earlier], times[later]
+        if start is not None and end is not None:
+            durations.append((later, str(hours_bucket((end - start).total_seconds()))))
+    keys: list[Key] = []
+    for dimension, key in groups:
+        measure = STAGE_MEASURES[dimension]
+        keys += [(measure, received, key, stage) for stage in reached]
+        hours = HOURS_MEASURES[dimension]
+        keys += [(hours[later], received, key, bucket) for later, bucket in durations]
+    counts.update(keys)  # one counting pass in C
 
 
 def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
@@ -347,19 +375,54 @@ def _vcop(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
 
 def to_json(facts: CaseFacts) -> dict[str, Any]:
     """Facts as JSON-ready data, kept beside the rollups so a change can be taken back."""
+    f = facts
+    return {
+        "received_at": f.received_at.isoformat(),
+        "source": f.source,
+        "crime_type": f.crime_type,
+        "area": f.area,
+        "hate_strands": list(f.hate_strands),
+        "enhanced": f.enhanced,
+        **{name: _iso(getattr(f, name)) for name in _TIMES[1:]},
+        "closure_reason": f.closure_reason,
+        "closed_from": f.closed_from,
+        "outcomes": list(f.outcomes),
+        "offers": [
+            {
+                "provider": o.provider,
+                "offered_at": o.offered_at.isoformat(),
+                "answer": o.answer,
+                "answered_at": _iso(o.answered_at),
+                "reason": o.reason,
+            }
+            for o in f.offers
+        ],
+        "hand_backs": [[p, at.isoformat(), reason] for p, at, reason in f.hand_backs],
+        "holder": f.holder,
+        "specialisms": dict(f.specialisms),
+        "rights": [
+            {
+                "right": r.right,
+                "edition": r.edition,
+                "status": r.status,
+                "due_at": _iso(r.due_at),
+                "met_at": _iso(r.met_at),
+                "reason": r.reason,
+                "started_on": r.started_on.isoformat(),
+            }
+            for r in f.rights
+        ],
+    }
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime | date):
-            return value.isoformat()
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if hasattr(value, "__dataclass_fields__"):
-            return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
-        return value
 
-    return plain(facts)
+_TIMES = (
+    "received_at", "contacted_at", "assessed_at", "referred_at", "accepted_at", "closed_at",
+    "support_started_at", "support_ended_at",
+)  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def from_json(data: Mapping[str, Any]) -> CaseFacts:
@@ -369,10 +432,7 @@ def from_json(data: Mapping[str, Any]) -> CaseFacts:
         return datetime.fromisoformat(value) if value else None
 
     values = dict(data)
-    for name in (
-        "received_at", "contacted_at", "assessed_at", "referred_at", "accepted_at",
-        "closed_at", "support_started_at", "support_ended_at",
-    ):  # fmt: skip
+    for name in _TIMES:
         values[name] = when(values[name])
     values["hate_strands"] = tuple(values["hate_strands"])
     values["outcomes"] = tuple(values["outcomes"])

@@ -131,10 +131,24 @@ def fold_referrals(
 
 
 def add(delta: Delta, facts: case_facts.CaseFacts, timezone: str, *, sign: int = 1) -> None:
-    """Add (or with `sign=-1` take away) one referral's contribution, by day and by month."""
-    for (measure, day, key, subkey), count in case_facts.contribution(facts, timezone).items():
-        delta[(measure, "d", day, key, subkey)] += sign * count
-        delta[(measure, "m", day.replace(day=1), key, subkey)] += sign * count
+    """Add (or with `sign=-1` take away) one referral's contribution, by each period."""
+    add_counts(delta, case_facts.contribution(facts, timezone), sign=sign)
+
+
+def add_counts(delta: Delta, counts: Mapping[case_facts.Key, int], *, sign: int = 1) -> None:
+    """Add counts by day to the delta as they are kept: by day, by month and by quarter."""
+    for (measure, day, key, subkey), count in counts.items():
+        for period, start in periods(day):
+            delta[(measure, period, start, key, subkey)] += sign * count
+
+
+def periods(day: date) -> tuple[tuple[str, date], ...]:
+    """The rollup periods a day falls in: the day ("d"), its month ("m"), its quarter ("q")."""
+    return (
+        ("d", day),
+        ("m", day.replace(day=1)),
+        ("q", date(day.year, (day.month - 1) // 3 * 3 + 1, 1)),
+    )
 
 
 def apply_delta(session: Session, delta: Delta) -> None:

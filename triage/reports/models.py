@@ -13,9 +13,10 @@ from triage.db import Base
 class ReportCount(Base):
     """One rollup cell: how many `measure` counted for (`key`, `subkey`) in one period.
 
-    Every count is kept twice, by day (`period` "d") and by month ("m", `period_start` the
-    first of the month), so a report over whole months reads twelve rows a year per group and
-    only the ragged ends of a range read days.
+    Every count is kept three times: by day (`period` "d"), by month ("m", `period_start` the
+    first of the month) and by quarter ("q", the first day of the quarter), so a report over
+    a year of whole quarters reads four rows per group and cell, and only the ragged ends of
+    a range read months and days.
     """
 
     __tablename__ = "report_counts"

@@ -1,6 +1,7 @@
 """Reading the rollups: sums of counts over a date range, never a scan of referrals."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
@@ -12,8 +13,18 @@ from triage.reports.models import ReportCount
 Sums = dict[tuple[str, ...], int]
 
 
-def spans(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
-    """Split [start, end] into the whole months it covers and the ragged days either side."""
+@dataclass(frozen=True)
+class Spans:
+    """A date range as the rollup rows that cover it: whole quarters, whole months left
+    over, and the ragged days at either end."""
+
+    quarters: list[date]
+    months: list[date]
+    days: list[tuple[date, date]]
+
+
+def spans(start: date, end: date, *, quarters: bool = True) -> Spans:
+    """Split [start, end] into whole quarters (unless told not to), whole months and days."""
     months: list[date] = []
     days: list[tuple[date, date]] = []
     cursor = start
@@ -24,7 +35,11 @@ def spans(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
         else:
             days.append((cursor, min(month_end, end)))
         cursor = month_end + timedelta(days=1)
-    return months, days
+    whole = set(months)
+    starts = [m for m in months if quarters and m.month % 3 == 1]
+    full = [q for q in starts if {q, _next_month(q), _next_month(_next_month(q))} <= whole]
+    covered = {m for q in full for m in (q, _next_month(q), _next_month(_next_month(q)))}
+    return Spans(full, [m for m in months if m not in covered], days)
 
 
 def sums(
@@ -36,11 +51,16 @@ def sums(
     by_month: bool = False,
 ) -> dict[str, Sums]:
     """Each measure's counts summed over [start, end], by (key, subkey)."""
-    months, days = spans(start, end)
+    cover = spans(start, end, quarters=not by_month)
     table = ReportCount.__table__.c
-    ranges = [and_(table.period == "m", table.period_start.in_(months))] if months else []
+    ranges = [
+        and_(table.period == period, table.period_start.in_(starts))
+        for period, starts in (("q", cover.quarters), ("m", cover.months))
+        if starts
+    ]
     ranges += [
-        and_(table.period == "d", table.period_start.between(first, last)) for first, last in days
+        and_(table.period == "d", table.period_start.between(first, last))
+        for first, last in cover.days
     ]
     return _sums(session, measures, or_(false(), *ranges), by_month=by_month)
 
@@ -48,9 +68,11 @@ def sums(
 def sums_until(session: Session, measures: list[str], end: date) -> dict[str, Sums]:
     """Each measure's counts summed over all time up to and including `end`."""
     table = ReportCount.__table__.c
+    quarter = date(end.year, (end.month - 1) // 3 * 3 + 1, 1)
     month = end.replace(day=1)
     in_range = or_(
-        and_(table.period == "m", table.period_start < month),
+        and_(table.period == "q", table.period_start < quarter),
+        and_(table.period == "m", table.period_start.between(quarter, month - timedelta(days=1))),
         and_(table.period == "d", table.period_start.between(month, end)),
     )
     return _sums(session, measures, in_range)

@@ -1,0 +1,230 @@
+"""The bulk synthetic history (`triage demo --referrals N`): consistent rows, folded facts
+equal to a fold of the audit events written, rollups equal to a rebuild, and the command."""
+
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import PG_ADMIN_URL, _postgres_url
+from triage.assessment.models import Assessment
+from triage.audit.models import AuditEvent
+from triage.auth.service import add_user
+from triage.config import Settings
+from triage.db import transaction
+from triage.history import add_history, tables
+from triage.history.world import Actor, CachedCalendar, build_world
+from triage.lifecycle.codes import CLOSURE_REASONS_BEFORE_SUPPORT, CLOSURE_REASONS_IN_SUPPORT, Role
+from triage.providers.models import Provider
+from triage.referrals.models import Offer, Referral
+from triage.reports import facts as case_facts
+from triage.reports import fold
+from triage.reports.models import ReportCase, ReportCount
+from triage.routing.rules import load_rule_set
+from triage.vcop.calendar import WorkingCalendar
+from triage.vcop.models import EntitlementCheck
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+# Each event's (from, to) as ReferralFlow allows it (DESIGN 3).
+MOVES = {
+    "log_contact_attempt": {("received", "contacting"), ("contacting", "contacting")},
+    "contact_made": {("received", "assessing"), ("contacting", "assessing")},
+    "assessment": {("assessing", "assessing")},
+    "route": {("assessing", "awaiting_provider")},
+    "accept": {("awaiting_provider", "in_support")},
+    "decline": {("awaiting_provider", "awaiting_provider"), ("awaiting_provider", "assessing")},
+    "expire": {("awaiting_provider", "awaiting_provider"), ("awaiting_provider", "assessing")},
+    "hand_back": {("in_support", "assessing")},
+    "close": {(s, "closed") for s in ("received", "contacting", "assessing",
+                                      "awaiting_provider", "in_support")},
+}  # fmt: skip
+
+
+@pytest.fixture
+def history(
+    session_factory: sessionmaker[Session], settings: Settings, providers: list[str]
+) -> sessionmaker[Session]:
+    with transaction(session_factory) as session:
+        for name, role in (("h-triage", Role.triage), ("h-intake", Role.intake)):
+            add_user(
+                session,
+                username=name,
+                password="long-enough-1",
+                role=role,
+                provider_code=None,
+                now=NOW,
+            )
+    added = add_history(session_factory, settings=settings, count=300, now=NOW)
+    assert added.referrals == 300
+    return session_factory
+
+
+def test_rows_are_consistent_with_the_lifecycle(history: sessionmaker[Session]) -> None:
+    with transaction(history) as session:
+        referrals = session.scalars(select(Referral)).all()
+        events = defaultdict(list)
+        for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+            events[event.referral_id].append(event)
+        offers = defaultdict(list)
+        for offer in session.scalars(select(Offer).order_by(Offer.id)):
+            offers[offer.referral_id].append(offer)
+        provider_ids = set(session.scalars(select(Provider.id)))
+        assessed = set(session.scalars(select(Assessment.referral_id)))
+        folded = set(session.scalars(select(ReportCase.referral_id)))
+    assert len(referrals) == 300 and len({r.reference for r in referrals}) == 300
+    for r in referrals:
+        timeline = events[r.id]
+        assert timeline[0].action == "create" and timeline[0].version == 1
+        state, version = "received", 1
+        for event in timeline[1:]:
+            if event.action == "vcop_enhanced":
+                assert event.version == version
+                continue
+            assert (event.from_state, event.to_state) in MOVES[event.action], event.action
+            assert event.from_state == state and event.version == version + 1
+            assert event.at >= timeline[0].at and event.at <= NOW
+            state, version = event.to_state, event.version
+        assert (r.state, r.version, r.reported_version) == (state, version, version)
+        if r.state == "closed":
+            close = timeline[-1]
+            allowed = (
+                CLOSURE_REASONS_IN_SUPPORT
+                if close.from_state == "in_support"
+                else CLOSURE_REASONS_BEFORE_SUPPORT
+            )
+            assert r.closure_reason in allowed and r.closed_at == close.at
+            assert close.detail["reason"] == r.closure_reason
+            assert bool(r.outcomes) == (r.closure_reason == "support_completed")
+        else:
+            assert r.closure_reason is None and r.closed_at is None
+        open_offers = [o for o in offers[r.id] if o.answer is None]
+        assert len(open_offers) == (r.state == "awaiting_provider")
+        assert all(o.provider_id in provider_ids for o in offers[r.id])
+        assert (r.holder_provider_id is not None) == (
+            r.state == "in_support" or (r.state == "closed" and close.from_state == "in_support")
+        )
+        assert (r.id in assessed) == any(e.action == "assessment" for e in timeline)
+        assert r.id in folded
+    states = Counter(r.state for r in referrals)
+    assert states["closed"] > 200 and len(states) >= 3, states  # recent ones stay open
+
+
+def test_folded_facts_and_rollups_equal_a_fold_and_a_rebuild_of_what_was_written(
+    history: sessionmaker[Session], settings: Settings
+) -> None:
+    with transaction(history) as session:
+        specialisms = fold.provider_specialisms(session)
+        ids = random.Random(7).sample(sorted(session.scalars(select(Referral.id))), 60)
+        for referral_id in ids:
+            timeline = session.execute(
+                select(AuditEvent.action, AuditEvent.at, AuditEvent.from_state, AuditEvent.detail)
+                .where(AuditEvent.referral_id == referral_id)
+                .order_by(AuditEvent.id)
+            ).mappings()
+            checks = session.execute(
+                select(EntitlementCheck).where(
+                    EntitlementCheck.referral_id == referral_id, EntitlementCheck.current
+                )
+            ).scalars()
+            lines = [
+                {k: getattr(c, k) for k in ("right", "edition", "status", "due_at", "met_at",
+                                            "reason")}
+                for c in checks
+            ]  # fmt: skip
+            facts = case_facts.fold(timeline, specialisms=specialisms)
+            assert facts is not None
+            facts = case_facts.rights(facts, lines, settings.timezone)
+            stored = session.get(ReportCase, referral_id)
+            assert stored is not None
+            assert case_facts.from_json(stored.facts) == facts
+        written = _counts(session)
+    assert written
+    fold.rebuild(history, now=NOW, settings=settings)
+    with transaction(history) as session:
+        assert _counts(session) == written
+
+
+def _counts(session: Session) -> dict[tuple, int]:
+    return {
+        (c.measure, c.period, c.period_start, c.key, c.subkey): c.count
+        for c in session.scalars(select(ReportCount))
+        if c.count
+    }
+
+
+def test_conversion_falls_in_the_range_comparable_units_report() -> None:
+    settings = Settings()
+    rule_set = load_rule_set(Path(settings.rules_dir) / settings.rule_set)
+    ids = {p.code: i for i, p in enumerate(rule_set.directory.providers, start=1)}
+    world = build_world(
+        settings,
+        now=NOW,
+        users={"triage": Actor(1, "t", "triage"), "intake": Actor(2, "i", "intake")},
+        provider_users={},
+        provider_ids=ids,
+        recent_share=0.0,
+        seed=3,
+    )
+    rows = tables.generate(world, range(1, 4001), 11, Counter())
+    facts = [case_facts.from_json(row[2]) for row in rows["report_cases"]]
+    counted = [f for f in facts if not f.excluded]
+    supported = sum(f.supported_at is not None for f in counted) / len(counted)
+    assert 0.11 <= supported <= 0.36, supported
+    crimes = Counter(f.crime_type for f in facts)
+    assert crimes.most_common(1)[0][0] in ("violence", "domestic_abuse")
+    assert 0.05 <= sum(bool(f.hate_strands) for f in facts) / len(facts) <= 0.11
+    assert {f.source for f in facts} >= {"police", "self_referral", "partner_agency"}
+
+
+def test_the_remembering_calendar_answers_as_the_plain_one() -> None:
+    cached, plain = CachedCalendar("Europe/London", datetime.min.time().replace(hour=17)), None
+    plain = WorkingCalendar("Europe/London")
+    rng = random.Random(5)
+    for _ in range(3000):
+        started = NOW - timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
+        days = rng.choice((0, 1, 2, 5))
+        assert cached.due_at(started, days) == plain.due_at(started, days)
+
+
+def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from triage.cli import main; main()", *args],
+        env={**os.environ, "TRIAGE_DATABASE_URL": url, "TRIAGE_PASSWORD": "long-enough-1"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_demo_command_writes_a_history_once(backend: str, tmp_path: Path) -> None:
+    name = f"triage_test_cli_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'demo.db'}"
+    else:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        url = _postgres_url(PG_ADMIN_URL, name)
+    try:
+        assert _cli("db", "upgrade", url=url).returncode == 0
+        done = _cli("demo", "--referrals", "200", url=url)
+        assert done.returncode == 0, done.stderr
+        assert "demo referrals: 200 added (0 were already there)" in done.stdout
+        assert "demo history" in done.stderr  # the progress bar
+        again = _cli("demo", "--referrals", "200", url=url)
+        assert "demo referrals: 0 added (200 were already there)" in again.stdout, again.stderr
+    finally:
+        if backend == "postgresql":
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
