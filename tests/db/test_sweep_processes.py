@@ -34,20 +34,23 @@ from triage.deadlines import sweeps
 
 url, now, marker = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
 if marker != "-":
-    real = sweeps.raise_alert
+    real = sweeps.raise_alerts
     def stall(*args, **kwargs):
         real(*args, **kwargs)
         Path(marker).touch()  # claimed and changed, not committed: now kill me
         time.sleep(600)
-    sweeps.raise_alert = stall
+    sweeps.raise_alerts = stall
 settings = Settings(database_url=url, scheduler=False)
 factory = make_session_factory(make_engine(url))
 print(sweeps.expire_overdue_offers(factory, now=now, settings=settings, batch=50))
 """
 
 
-def overdue_offers(session_factory, settings: Settings, clock: FakeClock, count: int) -> None:
-    """`count` referrals awaiting core-general, each offer past its respond-by time."""
+def overdue_offers(
+    session_factory, settings: Settings, clock: FakeClock, count: int, first: int = 0
+) -> None:
+    """`count` referrals awaiting core-general, each offer past its respond-by time; their
+    references are numbered from `first`."""
     rule_set_hash = current_engine(settings).hash
     past = clock() - timedelta(days=3)
     with transaction(session_factory) as session:
@@ -68,7 +71,7 @@ def overdue_offers(session_factory, settings: Settings, clock: FakeClock, count:
             referrals.append(
                 {
                     "id": referral_id,
-                    "reference": f"VR-26-B{number:07d}",
+                    "reference": f"VR-26-B{first + number:07d}",
                     "source": "police",
                     "external_ref": f"BULK-{uuid.uuid4().hex}",
                     "idempotency_key": None,

@@ -4,9 +4,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.api.flows import assessing, ok
+from tests.db.test_sweep_processes import overdue_offers
 from tests.support import Api, FakeClock
 from triage.audit.models import AuditEvent
 from triage.config import Settings
@@ -280,3 +281,28 @@ class TestLoadWithinABatch:
         assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 2
         states = sorted(ok(triage.get(f"/api/referrals/{r['id']}"))["state"] for r in referrals)
         assert states == ["assessing", "awaiting_provider"]
+
+
+class TestStatementsPerExpiry:
+    def test_a_batch_loads_its_referrals_and_raises_its_alerts_together(
+        self, providers, session_factory, settings: Settings, clock: FakeClock, engine
+    ) -> None:
+        """Six statements per expired offer going back to the unit; the rest is per batch."""
+        seen: list[str] = []
+
+        def count(_connection, _cursor, statement: str, *_rest) -> None:
+            seen.append(statement)
+
+        def statements_to_sweep(offers: int, first: int) -> int:
+            overdue_offers(session_factory, settings, clock, offers, first)
+            seen.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                swept = expire_overdue_offers(session_factory, now=clock(), settings=settings)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert swept == offers
+            return len(seen)
+
+        few, more = statements_to_sweep(10, first=0), statements_to_sweep(30, first=10)
+        assert (more - few) / 20 <= 6

@@ -1,7 +1,8 @@
 """Alerts the sweeps raise for the triage unit (DESIGN 6), each raised once, and acknowledged."""
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
 from triage.auth.service import Caller
+from triage.deadlines import repository
 from triage.deadlines.models import Alert
+from triage.deadlines.schemas import AlertSummary, QueueCounts
 from triage.errors import Conflict, NotFound
-from triage.notifications.outbox import enqueue
+from triage.notifications.outbox import Message, enqueue_many
 
 KINDS = (
     "contact_overdue",
@@ -33,6 +36,17 @@ class Notify:
     base_url: str
 
 
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to raise: `key` says which cause it is, so the same cause raises it once."""
+
+    key: str
+    kind: str
+    referral_id: UUID | None = None
+    due_at: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 def raise_alert(
     session: Session,
     *,
@@ -44,34 +58,54 @@ def raise_alert(
     detail: dict[str, Any] | None = None,
     notify: Notify | None = None,
 ) -> None:
-    """Raise an alert unless one with this key was raised before (in the caller's transaction).
+    """Raise an alert unless one with this key was raised before (in the caller's transaction)."""
+    alert = NewAlert(key, kind, referral_id, due_at, detail or {})
+    raise_alerts(session, [alert], now=now, notify=notify)
 
-    A newly raised alert also writes its message to the outbox (`notify`), in the same
-    transaction; the message names the referral by link only, never the victim.
+
+def raise_alerts(
+    session: Session, alerts: Sequence[NewAlert], *, now: datetime, notify: Notify | None = None
+) -> int:
+    """Raise each alert unless one with its key was raised before; answers how many were new.
+
+    One statement for the alerts and one for their messages (a sweep raises a batch's alerts
+    together). Each newly raised alert also writes its message to the outbox (`notify`), in
+    the same transaction; the message names the referral by link only, never the victim.
     """
+    if not alerts:
+        return 0
+    first_of_each: dict[str, NewAlert] = {}
+    for alert in alerts:
+        first_of_each.setdefault(alert.key, alert)
+    alerts = list(first_of_each.values())
     statement = _INSERT[session.get_bind().dialect.name]
-    inserted = session.execute(
-        statement,
+    rows = [
         {
-            "key": key,
-            "kind": kind,
-            "referral_id": referral_id,
+            "key": a.key,
+            "kind": a.kind,
+            "referral_id": a.referral_id,
             "raised_at": now,
-            "due_at": due_at,
-            "detail": detail or {},
-        },
-    ).scalar_one_or_none()
-    if inserted is None or notify is None:
-        return
+            "due_at": a.due_at,
+            "detail": a.detail,
+        }
+        for a in alerts
+    ]
+    inserted = set(session.scalars(statement, rows))
+    if notify is not None:
+        enqueue_many(session, [_message(a, notify) for a in alerts if a.key in inserted], now=now)
+    return len(inserted)
+
+
+def _message(alert: NewAlert, notify: Notify) -> Message:
+    referral_id = alert.referral_id
     link = f"{notify.base_url}/api/referrals/{referral_id}" if referral_id else notify.base_url
-    facts = ", ".join(f"{k}: {v}" for k, v in sorted((detail or {}).items()))
-    enqueue(
-        session,
-        kind=kind,
+    facts = ", ".join(f"{k}: {v}" for k, v in sorted(alert.detail.items()))
+    about = f"referral {referral_id}" if referral_id else "triage unit"
+    return Message(
+        kind=alert.kind,
         recipient=notify.recipient,
-        subject=f"[{kind}] {'referral ' + str(referral_id) if referral_id else 'triage unit'}",
-        body=f"{kind.replace('_', ' ')}. {facts}\nDue: {due_at or '-'}\nOpen: {link}\n",
-        now=now,
+        subject=f"[{alert.kind}] {about}",
+        body=f"{alert.kind.replace('_', ' ')}. {facts}\nDue: {alert.due_at or '-'}\nOpen: {link}\n",
         referral_id=referral_id,
     )
 
@@ -79,7 +113,7 @@ def raise_alert(
 _INSERT = {
     name: dialect.insert(Alert.__table__)
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(Alert.__table__.c.id)
+    .returning(Alert.__table__.c.key)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -90,6 +124,27 @@ def open_alerts(session: Session, *, include_acknowledged: bool, limit: int) -> 
     if not include_acknowledged:
         query = query.where(Alert.acknowledged_at.is_(None))
     return list(session.scalars(query))
+
+
+def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertSummary:
+    """What is overdue and due within `window_hours` in each queue, and the open alerts."""
+    counted = repository.deadline_counts(
+        session, now=now, horizon=now + timedelta(hours=window_hours)
+    )
+    by_kind = repository.open_alert_counts(session)
+    return AlertSummary(
+        as_of=now,
+        window_hours=window_hours,
+        queues=[
+            QueueCounts(
+                state=state,
+                overdue=counted.get((state, repository.OVERDUE), 0),
+                due_soon=counted.get((state, repository.DUE_SOON), 0),
+            )
+            for state in repository.QUEUES
+        ],
+        open_alerts={kind: by_kind.get(kind, 0) for kind in KINDS},
+    )
 
 
 def acknowledge(session: Session, *, caller: Caller, alert_id: int, now: datetime) -> Alert:

@@ -1,35 +1,19 @@
 """What the deadline sweeps raised, for the triage unit: reminders, escalations, breaches."""
 
-from datetime import datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
 from triage.auth.deps import allow_roles
 from triage.auth.service import Caller
 from triage.deadlines import alerts
 from triage.deadlines.models import Alert
-from triage.deps import DbSession, Now
+from triage.deadlines.schemas import AlertList, AlertRead, AlertSummary
+from triage.deps import AppSettings, DbSession, Now
 from triage.lifecycle.codes import Role
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 TriageOrAdmin = Annotated[Caller, Depends(allow_roles(Role.triage, Role.admin))]
-
-
-class AlertRead(BaseModel):
-    id: int
-    kind: str
-    referral: UUID | None
-    raised_at: datetime
-    due_at: datetime | None
-    detail: dict[str, Any]
-    acknowledged_at: datetime | None
-
-
-class AlertList(BaseModel):
-    items: list[AlertRead]
 
 
 def alert_view(alert: Alert) -> AlertRead:
@@ -54,6 +38,14 @@ def list_alerts(
     """Open alerts, newest first (`acknowledged=true` includes those already seen)."""
     found = alerts.open_alerts(session, include_acknowledged=acknowledged, limit=limit)
     return AlertList(items=[alert_view(a) for a in found])
+
+
+@router.get("/summary", response_model=AlertSummary)
+def alert_summary(
+    caller: TriageOrAdmin, session: DbSession, now: Now, settings: AppSettings
+) -> AlertSummary:
+    """Per queue, referrals overdue and due within the warning window; open alerts by kind."""
+    return alerts.summarise(session, now=now, window_hours=settings.vcop_warning_hours)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead)

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from triage.auth.service import SYSTEM
 from triage.config import Settings
 from triage.db import transaction
-from triage.deadlines.alerts import Notify, raise_alert
+from triage.deadlines.alerts import NewAlert, Notify, raise_alert, raise_alerts
 from triage.deadlines.models import Alert
 from triage.deadlines.spikes import judge_spike
 from triage.lifecycle.codes import Event, State
-from triage.referrals.context import ReferralContext, load
+from triage.referrals.context import ReferralContext, load_many
 from triage.referrals.events import apply_event
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.referrals.schemas import Expire
@@ -45,7 +45,7 @@ def expire_overdue_offers(
         .order_by(Offer.respond_by)
     )
 
-    def expire(session: Session, context: ReferralContext) -> bool:
+    def expire(session: Session, context: ReferralContext, raised: list[NewAlert]) -> bool:
         if context.referral.state != State.awaiting_provider or not context.open_offer:
             return False
         offer, provider = context.open_offer
@@ -58,23 +58,22 @@ def expire_overdue_offers(
             now=now,
         )
         next_offer = context.open_offer
-        raise_alert(
-            session,
-            notify=_notify(settings),
-            key=f"offer_expired:{offer.id}",
-            kind="offer_expired",
-            now=now,
-            referral_id=context.referral.id,
-            due_at=offer.respond_by,
-            detail={
-                "provider": provider,
-                "offered_to": next_offer[1] if next_offer else None,
-                "state": context.referral.state,
-            },
+        raised.append(
+            NewAlert(
+                key=f"offer_expired:{offer.id}",
+                kind="offer_expired",
+                referral_id=context.referral.id,
+                due_at=offer.respond_by,
+                detail={
+                    "provider": provider,
+                    "offered_to": next_offer[1] if next_offer else None,
+                    "state": context.referral.state,
+                },
+            )
         )
         return True
 
-    return _sweep(factory, due, expire, settings=settings, batch=batch)
+    return _sweep(factory, due, expire, now=now, settings=settings, batch=batch)
 
 
 def mark_vcop_breaches(
@@ -92,44 +91,53 @@ def mark_vcop_breaches(
         .order_by(EntitlementCheck.due_at)
     )
 
-    def recheck(session: Session, context: ReferralContext) -> bool:
+    def recheck(session: Session, context: ReferralContext, raised: list[NewAlert]) -> bool:
         evaluation = vcop_service.reevaluate(
             session, context=context, caller=None, trigger="deadline_sweep", now=now
         )
-        for right in evaluation.rights:
-            if right.status == BREACHED:
-                raise_alert(
-                    session,
-                    notify=_notify(settings),
-                    key=f"vcop_breached:{context.referral.id}:{right.right}",
-                    kind="vcop_breached",
-                    now=now,
-                    referral_id=context.referral.id,
-                    due_at=right.due_at,
-                    detail={"right": right.right, "edition": evaluation.edition},
-                )
+        raised.extend(
+            NewAlert(
+                key=f"vcop_breached:{context.referral.id}:{right.right}",
+                kind="vcop_breached",
+                referral_id=context.referral.id,
+                due_at=right.due_at,
+                detail={"right": right.right, "edition": evaluation.edition},
+            )
+            for right in evaluation.rights
+            if right.status == BREACHED
+        )
         return True
 
-    return _sweep(factory, due, recheck, settings=settings, batch=batch)
+    return _sweep(factory, due, recheck, now=now, settings=settings, batch=batch)
+
+
+Handler = Callable[[Session, ReferralContext, list[NewAlert]], bool]
 
 
 def _sweep(
     factory: sessionmaker[Session],
     due: Select[tuple[UUID]],
-    handle: Callable[[Session, ReferralContext], bool],
+    handle: Handler,
     *,
+    now: datetime,
     settings: Settings,
     batch: int,
 ) -> int:
     """Claim due referrals a batch at a time, each batch in its own transaction, and
-    `handle` each; answers how many were handled."""
+    `handle` each; answers how many were handled.
+
+    A batch's referrals are loaded together, and the alerts its handlers raise are inserted
+    together at its end, in its transaction: a few statements per batch instead of several
+    per referral.
+    """
     handled = 0
     for _ in range(MAX_BATCHES):
         with transaction(factory) as session:
             claimed, seen = _claim(session, due, batch)
-            for referral_id in claimed:
-                context = load(session, caller=SYSTEM, referral_id=referral_id, settings=settings)
-                handled += handle(session, context)
+            raised: list[NewAlert] = []
+            for context in load_many(session, referral_ids=claimed, settings=settings):
+                handled += handle(session, context, raised)
+            raise_alerts(session, raised, now=now, notify=_notify(settings))
         if seen < batch:
             break
     return handled

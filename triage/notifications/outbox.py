@@ -1,6 +1,8 @@
 """The notification outbox: enqueue in the cause's transaction, dispatch with retries."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
@@ -11,6 +13,17 @@ from triage.notifications.models import OutboxMessage
 from triage.notifications.protocol import Notifier, Outgoing
 
 MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to send; it names a referral by link only, never the victim."""
+
+    kind: str
+    recipient: str
+    subject: str
+    body: str
+    referral_id: uuid.UUID | None = None
 
 
 def enqueue(
@@ -24,22 +37,34 @@ def enqueue(
     referral_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Write a message to the outbox in the caller's transaction; answers its stable id."""
-    message_id = uuid.uuid4()
-    session.execute(
-        _INSERT,
+    (message_id,) = enqueue_many(
+        session, [Message(kind, recipient, subject, body, referral_id)], now=now
+    )
+    return message_id
+
+
+def enqueue_many(
+    session: Session, messages: Sequence[Message], *, now: datetime
+) -> list[uuid.UUID]:
+    """Write several messages to the outbox in one statement; answers their stable ids."""
+    if not messages:
+        return []
+    rows = [
         {
-            "id": message_id,
-            "kind": kind,
-            "recipient": recipient,
-            "subject": subject,
-            "body": body,
-            "referral_id": referral_id,
+            "id": uuid.uuid4(),
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "referral_id": m.referral_id,
             "created_at": now,
             "next_attempt_at": now,
             "attempts": 0,
-        },
-    )
-    return message_id
+        }
+        for m in messages
+    ]
+    session.execute(_INSERT, rows)
+    return [row["id"] for row in rows]
 
 
 _INSERT = insert(OutboxMessage.__table__)

@@ -1,5 +1,6 @@
 """One referral with everything the lifecycle and its views need, loaded once per request."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -146,6 +147,32 @@ def load(
         edition=edition_in_force(editions, reference_day(referral, settings.timezone)),
         settings=settings,
     )
+
+
+def load_many(
+    session: Session, *, referral_ids: Sequence[UUID], settings: Settings
+) -> list[ReferralContext]:
+    """Several referrals with their rows in four statements, for the sweeps (which see every
+    referral and have locked these already); in the order of `referral_ids`."""
+    if not referral_ids:
+        return []
+    referrals = repository.many(session, referral_ids)
+    found = [r.id for r in referrals]
+    assessments = repository.assessments_of_many(session, found)
+    attempts = repository.contact_attempts_of_many(session, found)
+    offers = repository.offers_of_many(session, found)
+    editions = load_editions(settings.rules_dir / "vcop")
+    return [
+        ReferralContext(
+            referral=referral,
+            assessment=assessments.get(referral.id),
+            attempts=attempts[referral.id],
+            offers=offers[referral.id],
+            edition=edition_in_force(editions, reference_day(referral, settings.timezone)),
+            settings=settings,
+        )
+        for referral in referrals
+    ]
 
 
 def reference_day(referral: Referral, timezone: str) -> date:

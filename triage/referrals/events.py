@@ -21,7 +21,6 @@ from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import describe, failed_guards
 from triage.notifications.outbox import enqueue
 from triage.providers import service as provider_service
-from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load, provider_events
 from triage.referrals.models import ContactAttempt, Offer
 from triage.referrals.schemas import EVENT_BODIES, EventBody
@@ -109,9 +108,9 @@ def apply_event(
         version=referral.version,
         detail=detail,
     )
-    session.flush()
-    context.offers = repository.offers_of(session, referral.id)
-    context.attempts = repository.contact_attempts_of(session, referral.id)
+    # This event's new rows were appended: keep the loaders' order (oldest first).
+    context.offers.sort(key=lambda pair: (pair[0].offered_at, pair[0].id))
+    context.attempts.sort(key=lambda attempt: (attempt.at, attempt.id))
     vcop_service.reevaluate(session, context=context, caller=caller, trigger=event.value, now=now)
 
 
@@ -163,16 +162,16 @@ def _side_effects(
     match event:
         case Event.log_contact_attempt | Event.contact_made:
             at = datetime.fromisoformat(fields["at"]) if "at" in fields else now
-            session.add(
-                ContactAttempt(
-                    referral_id=referral.id,
-                    at=at,
-                    channel=fields["channel"],
-                    outcome=fields.get("outcome"),
-                    made_contact=event == Event.contact_made,
-                    recorded_by=caller.user_id,
-                )
+            attempt = ContactAttempt(
+                referral_id=referral.id,
+                at=at,
+                channel=fields["channel"],
+                outcome=fields.get("outcome"),
+                made_contact=event == Event.contact_made,
+                recorded_by=caller.user_id,
             )
+            session.add(attempt)
+            context.attempts.append(attempt)
         case Event.route:
             return _offer_next(session, context, caller, event, fields.get("provider"), now)
         case Event.accept:
@@ -242,18 +241,18 @@ def _offer_next(
     )
     if chosen is None:
         return {"offered_to": None, "no_route_reason": decision.no_route_reason}
-    provider = provider_service.get_provider(session, code=chosen)
+    provider = routing_service.provider_to_offer(session, chosen)
     respond_by = now + timedelta(hours=provider.respond_by_hours)
-    session.add(
-        Offer(
-            referral_id=context.referral.id,
-            provider_id=provider.id,
-            offered_at=now,
-            offered_by=caller.user_id,
-            respond_by=respond_by,
-            rule_set_hash=decision.rule_set_hash,
-        )
+    offer = Offer(
+        referral_id=context.referral.id,
+        provider_id=provider.id,
+        offered_at=now,
+        offered_by=caller.user_id,
+        respond_by=respond_by,
+        rule_set_hash=decision.rule_set_hash,
     )
+    session.add(offer)
+    context.offers.append((offer, chosen))
     routing_service.adjust_load(session, chosen, +1)
     if provider.notify_address:
         _announce_offer(session, context, provider.notify_address, respond_by, now)

@@ -93,6 +93,48 @@ def offers_of(session: Session, referral_id: UUID) -> list[tuple[Offer, str]]:
     return [(offer, code) for offer, code in rows]
 
 
+def many(session: Session, referral_ids: Sequence[UUID]) -> list[Referral]:
+    """Several referrals in one statement, in the order of `referral_ids` (missing left out)."""
+    found = {
+        r.id: r for r in session.scalars(select(Referral).where(Referral.id.in_(referral_ids)))
+    }
+    return [found[i] for i in referral_ids if i in found]
+
+
+def assessments_of_many(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, Assessment]:
+    rows = session.scalars(select(Assessment).where(Assessment.referral_id.in_(referral_ids)))
+    return {assessment.referral_id: assessment for assessment in rows}
+
+
+def contact_attempts_of_many(
+    session: Session, referral_ids: Sequence[UUID]
+) -> dict[UUID, list[ContactAttempt]]:
+    """Each referral's attempts, oldest first (the order of `contact_attempts_of`)."""
+    attempts: dict[UUID, list[ContactAttempt]] = {i: [] for i in referral_ids}
+    for attempt in session.scalars(
+        select(ContactAttempt)
+        .where(ContactAttempt.referral_id.in_(referral_ids))
+        .order_by(ContactAttempt.at, ContactAttempt.id)
+    ):
+        attempts[attempt.referral_id].append(attempt)
+    return attempts
+
+
+def offers_of_many(
+    session: Session, referral_ids: Sequence[UUID]
+) -> dict[UUID, list[tuple[Offer, str]]]:
+    """Each referral's offers with provider codes, oldest first (the order of `offers_of`)."""
+    offers: dict[UUID, list[tuple[Offer, str]]] = {i: [] for i in referral_ids}
+    for offer, code in session.execute(
+        select(Offer, Provider.code)
+        .join(Provider, Provider.id == Offer.provider_id)
+        .where(Offer.referral_id.in_(referral_ids))
+        .order_by(Offer.offered_at, Offer.id)
+    ):
+        offers[offer.referral_id].append((offer, code))
+    return offers
+
+
 def provider_code(session: Session, provider_id: int | None) -> str | None:
     if provider_id is None:
         return None

@@ -14,6 +14,7 @@ from triage.auth.service import Caller
 from triage.config import Settings
 from triage.errors import InvalidInput
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, OfferAnswer, State
+from triage.providers import service as provider_service
 from triage.providers.models import Provider
 from triage.providers.service import area_codes
 from triage.referrals import repository
@@ -70,8 +71,18 @@ def provider_statuses(session: Session) -> dict[str, ProviderStatus]:
     """
     cached: dict[str, ProviderStatus] | None = session.info.get(_STATUSES)
     if cached is None:
-        cached = session.info[_STATUSES] = _count_statuses(session)
+        providers = list(session.scalars(select(Provider)))
+        session.info[_PROVIDERS] = {p.code: p for p in providers}
+        cached = session.info[_STATUSES] = _count_statuses(session, providers)
     return cached
+
+
+def provider_to_offer(session: Session, code: str) -> Provider:
+    """The chosen provider's row: the one read with the transaction's statuses, if it was."""
+    providers: dict[str, Provider] = session.info.get(_PROVIDERS, {})
+    if code in providers:
+        return providers[code]
+    return provider_service.get_provider(session, code=code)
 
 
 def adjust_load(session: Session, provider_code: str | None, delta: int) -> None:
@@ -84,9 +95,10 @@ def adjust_load(session: Session, provider_code: str | None, delta: int) -> None
 
 
 _STATUSES = "triage.routing.provider_statuses"
+_PROVIDERS = "triage.routing.providers"
 
 
-def _count_statuses(session: Session) -> dict[str, ProviderStatus]:
+def _count_statuses(session: Session, providers: list[Provider]) -> dict[str, ProviderStatus]:
     held = dict(
         session.execute(
             select(Referral.holder_provider_id, func.count())
@@ -103,7 +115,7 @@ def _count_statuses(session: Session) -> dict[str, ProviderStatus]:
     )
     return {
         p.code: ProviderStatus.of(p, load=held.get(p.id, 0) + offered.get(p.id, 0))
-        for p in session.scalars(select(Provider))
+        for p in providers
     }
 
 

@@ -167,7 +167,8 @@ def reevaluate(
                 "before": {"enhanced": before[0], "enhanced_reasons": before[1]},
             },
         )
-    referral.enhanced, referral.enhanced_reasons, referral.vcop_edition = decided
+    if decided != before:  # an unchanged row left clean costs the flush nothing
+        referral.enhanced, referral.enhanced_reasons, referral.vcop_edition = decided
     record_evaluation(
         session,
         referral_id=referral.id,
