@@ -9,7 +9,7 @@ rollups are rebuilt from the audit events and must equal what the incremental fo
 """
 
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from tests.api.flows import ok
 from tests.support import Api, FakeClock
 from triage.audit.models import AuditEvent
 from triage.config import Settings
-from triage.reports import fold
+from triage.reports import fold, repository
 from triage.reports.models import ReportCount
 
 LONDON = ZoneInfo("Europe/London")
@@ -108,6 +108,95 @@ def recount(factory: sessionmaker[Session]) -> dict[str, Any]:
     return cases
 
 
+def activity(factory: sessionmaker[Session]) -> Counter[tuple[date, str, str]]:
+    """Counts of what happened on each day, from the audit log only."""
+    with factory() as session:
+        rows = session.execute(
+            select(AuditEvent.referral_id, AuditEvent.action, AuditEvent.at, AuditEvent.detail)
+            .where(AuditEvent.referral_id.is_not(None))
+            .order_by(AuditEvent.id)
+        ).all()
+    counts: Counter[tuple[date, str, str]] = Counter()
+    offered: dict[Any, str] = {}
+    crime: dict[Any, str] = {}
+    referred: set[Any] = set()
+    for referral_id, action, at, detail in rows:
+        day = at.astimezone(LONDON).date()
+        if action == "create":
+            crime[referral_id] = detail["crime_type"]
+        if action in ("accept", "decline"):
+            counts[(day, f"{action}:{offered[referral_id]}", detail.get("reason") or "")] += 1
+        if action == "route" and referral_id not in referred:  # the first referral on
+            referred.add(referral_id)
+            counts[(day, "referred_crime", crime[referral_id])] += 1
+        if action == "close":
+            counts[(day, "closed", detail["reason"])] += 1
+        if detail.get("offered_to"):
+            offered[referral_id] = detail["offered_to"]
+            counts[(day, f"offer:{detail['offered_to']}", "")] += 1
+    return counts
+
+
+def total(counts: Counter[tuple[date, str, str]], first: date, last: date, kind: str,
+          key: str | None = None) -> int:  # fmt: skip
+    return sum(
+        n for (day, k, sub), n in counts.items()
+        if first <= day <= last and k == kind and (key is None or sub == key)
+    )  # fmt: skip
+
+
+def check_activity(reader: Api, counts: Counter[tuple[date, str, str]], first: date) -> None:
+    """Provider performance and the MoJ return's referred and closed, against the log."""
+    if not counts:
+        return
+    last = max(first, *(day for day, _, _ in counts))
+    answer = ok(reader.get("/api/reports/providers", params={
+        "from": first.isoformat(), "to": last.isoformat()}))  # fmt: skip
+    for row in answer["providers"]:
+        code = row["provider"]
+        check_count(row["made"], total(counts, first, last, f"offer:{code}"), f"{code} made")
+        check_count(row["accepted"], total(counts, first, last, f"accept:{code}"), code)
+        check_count(row["declined"], total(counts, first, last, f"decline:{code}"), code)
+    for year, number in {(d.year, (d.month - 1) // 3 + 1) for d, _, _ in counts}:
+        start, end = date(year, 3 * number - 2, 1), date(year + number // 4, number % 4 * 3 + 1, 1)
+        end = end - timedelta(days=1)
+        moj = ok(reader.get("/api/reports/moj-return", params={"quarter": f"{year}Q{number}"}))
+        for crime, count in moj["referred_by_crime_type"].items():
+            if crime != "total":
+                check_count(count, total(counts, start, end, "referred_crime", crime), crime)
+        for reason, count in moj["closed_by_reason"].items():
+            if reason != "total":
+                check_count(count, total(counts, start, end, "closed", reason), reason)
+
+
+def check_raw(
+    factory: sessionmaker[Session], counts: Counter[tuple[date, str, str]], first: date
+) -> None:
+    """The rollup sums under the published figures, before suppression hides small ones."""
+    if not counts:
+        return
+    last = max(day for day, _, _ in counts)
+    with factory() as session:
+        got = repository.sums(session, ["offer", "closed", "referred"], first, last)
+    answers = {"offer": "made", "accept": "accepted", "decline": "declined"}
+    expected: Counter[tuple[str, str]] = Counter()
+    for day, kind, _ in counts:
+        verb, _, provider = kind.partition(":")
+        if verb in answers and provider and first <= day <= last:
+            expected[(provider, answers[verb])] = total(counts, first, last, kind)
+    offers = {k: n for k, n in got["offer"].items() if k[1] in answers.values() and n}
+    assert offers == dict(expected)
+    assert {r: n for (_, r), n in got["closed"].items() if n} == {
+        r: n for r in {k for _, kind, k in counts if kind == "closed"}
+        if (n := total(counts, first, last, "closed", r))
+    }  # fmt: skip
+    referred = {c: n for (k, c), n in got["referred"].items() if k == "crime_type" and n}
+    assert referred == {
+        c: n for c in {k for _, kind, k in counts if kind == "referred_crime"}
+        if (n := total(counts, first, last, "referred_crime", c))
+    }  # fmt: skip
+
+
 def check_count(published: Any, expected: int, where: str) -> None:
     if published == "<5":
         assert 1 <= expected <= 4, where
@@ -186,6 +275,9 @@ def test_report_figures_equal_a_recount_from_the_audit_events(
         for group_by in ("crime_type", "source", "month"):
             check_conversion(reader, cohort, group_by, since)
         check_moj(reader, cases)
+        happened = activity(session_factory)
+        check_activity(reader, happened, since)
+        check_raw(session_factory, happened, since)
 
     examples()
     with session_factory() as session:
