@@ -4,7 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from triage.reports.models import ReportCount
@@ -86,16 +86,17 @@ def _sums(
     if by_month:
         columns.insert(1, table.period_start)
     rows = session.execute(
-        select(*columns, func.sum(table.count))
+        select(*columns, cast(func.sum(table.count), BigInteger))
         .where(table.measure.in_(measures), in_range)
         .group_by(*columns)
     ).all()
     answer: dict[str, Sums] = {m: defaultdict(int) for m in measures}
-    for row in rows:
-        measure, *keys, count = row
-        if by_month:
-            keys[0] = keys[0].strftime("%Y-%m")
-        answer[measure][tuple(keys)] += int(count)
+    if by_month:
+        for measure, start, key, subkey, count in rows:
+            answer[measure][(start.strftime("%Y-%m"), key, subkey)] += count
+    else:  # each (measure, key, subkey) comes once: no month to merge
+        for measure, key, subkey, count in rows:
+            answer[measure][(key, subkey)] = count
     return answer
 
 
