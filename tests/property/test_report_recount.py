@@ -80,14 +80,21 @@ def build(plan: dict[str, Any], triage: Api, workers: dict[str, Api], clock: Fak
         ok(triage.event(ref["id"], "close", ref["version"], reason=plan["closure"]))
 
 
+def audit_log(factory: sessionmaker[Session]) -> list[Any]:
+    """Every referral's audit events, oldest first: what the recounts read, and all they read."""
+    with factory() as session:
+        return list(
+            session.execute(
+                select(AuditEvent.referral_id, AuditEvent.action, AuditEvent.at, AuditEvent.detail)
+                .where(AuditEvent.referral_id.is_not(None))
+                .order_by(AuditEvent.id)
+            ).all()
+        )
+
+
 def recount(factory: sessionmaker[Session]) -> dict[str, Any]:
     """What the reports should say, from the audit log only."""
-    with factory() as session:
-        rows = session.execute(
-            select(AuditEvent.referral_id, AuditEvent.action, AuditEvent.at, AuditEvent.detail)
-            .where(AuditEvent.referral_id.is_not(None))
-            .order_by(AuditEvent.id)
-        ).all()
+    rows = audit_log(factory)
     cases: dict[Any, dict[str, Any]] = defaultdict(lambda: {"stages": set(), "offers": []})
     for referral_id, action, at, detail in rows:
         case = cases[referral_id]
@@ -110,12 +117,7 @@ def recount(factory: sessionmaker[Session]) -> dict[str, Any]:
 
 def activity(factory: sessionmaker[Session]) -> Counter[tuple[date, str, str]]:
     """Counts of what happened on each day, from the audit log only."""
-    with factory() as session:
-        rows = session.execute(
-            select(AuditEvent.referral_id, AuditEvent.action, AuditEvent.at, AuditEvent.detail)
-            .where(AuditEvent.referral_id.is_not(None))
-            .order_by(AuditEvent.id)
-        ).all()
+    rows = audit_log(factory)
     counts: Counter[tuple[date, str, str]] = Counter()
     offered: dict[Any, str] = {}
     crime: dict[Any, str] = {}
