@@ -152,25 +152,9 @@ def insert_rows(connection: Connection, metadata_tables: dict[str, Table], table
 
 
 def copy_rollups(connection: Any, delta: fold.Delta) -> int:
-    """Add a delta to `report_counts` through a COPY into a temporary table and one upsert,
-    in key order (two writers at once lock rows in the same order: no deadlock)."""
-    rows = sorted((k, c) for k, c in delta.items() if c)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS history_counts "
-            "(LIKE report_counts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        columns = "measure, period, period_start, key, subkey, count"
-        with cursor.copy(f"COPY history_counts ({columns}) FROM STDIN") as copy:
-            for key, count in rows:
-                copy.write_row((*key, count))
-        cursor.execute(
-            f"INSERT INTO report_counts ({columns}) SELECT {columns} FROM history_counts "
-            "ORDER BY measure, period, period_start, key, subkey "
-            "ON CONFLICT (measure, period, period_start, key, subkey) "
-            "DO UPDATE SET count = report_counts.count + EXCLUDED.count"
-        )
-    return len(rows)
+    """Add a delta to `report_counts` as the fold does (COPY, then one upsert in key order)."""
+    rows = [(*key, count) for key, count in sorted(delta.items()) if count]
+    return fold.copy_delta(connection, rows) if rows else 0
 
 
 def _plain(value: Any) -> Any:

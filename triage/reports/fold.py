@@ -10,10 +10,11 @@ nothing more than they did: reports cost intake nothing (ADR 9).
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.audit.models import AuditEvent
@@ -151,24 +152,50 @@ def periods(day: date) -> tuple[tuple[str, date], ...]:
     )
 
 
-def apply_delta(session: Session, delta: Delta) -> None:
+def apply_delta(session: Session, delta: Delta) -> int:
     """Add the changes to the rollup rows, creating rows as needed; in key order, so two
-    folds at once lock rows in the same order and never deadlock."""
-    rows = [
-        {"measure": m, "period": p, "period_start": d, "key": k, "subkey": s, "count": c}
-        for (m, p, d, k, s), c in sorted(delta.items())
-        if c != 0
-    ]
+    folds at once lock rows in the same order and never deadlock. Answers how many rows."""
+    rows = [(*key, count) for key, count in sorted(delta.items()) if count != 0]
     if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ReportCount.__table__)
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return copy_delta(session.connection().connection.driver_connection, rows)
+    statement = sqlite.insert(ReportCount.__table__)
     statement = statement.on_conflict_do_update(
-        index_elements=["measure", "period", "period_start", "key", "subkey"],
+        index_elements=list(COUNT_KEY),
         set_={"count": ReportCount.__table__.c.count + statement.excluded.count},
     )
+    columns = (*COUNT_KEY, "count")
     for start in range(0, len(rows), 2000):
-        session.execute(statement, rows[start : start + 2000])
+        session.execute(
+            statement, [dict(zip(columns, row, strict=True)) for row in rows[start : start + 2000]]
+        )
+    return len(rows)
+
+
+COUNT_KEY = ("measure", "period", "period_start", "key", "subkey")
+
+
+def copy_delta(connection: Any, rows: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL: COPY the changes into a temporary table, then one upsert in key order
+    (a statement per row cost 20 us each: most of a fold's time)."""
+    columns = ", ".join((*COUNT_KEY, "count"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS report_count_changes "
+            "(LIKE report_counts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY report_count_changes ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO report_counts ({columns}) SELECT {columns} FROM report_count_changes "
+            f"ORDER BY {', '.join(COUNT_KEY)} "
+            f"ON CONFLICT ({', '.join(COUNT_KEY)}) "
+            "DO UPDATE SET count = report_counts.count + EXCLUDED.count"
+        )
+        cursor.execute("DELETE FROM report_count_changes")
+    return len(rows)
 
 
 def provider_specialisms(session: Session) -> dict[str, str]:
@@ -179,13 +206,15 @@ def provider_specialisms(session: Session) -> dict[str, str]:
     }
 
 
-def rebuild(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
+def rebuild(
+    factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
+) -> int:
     """Empty the rollups and fold every referral again from its audit events."""
     with transaction(factory) as session:
         session.execute(delete(ReportCount))
         session.execute(delete(ReportCase))
         session.execute(update(Referral.__table__).values(reported_version=0))
-    return fold_pending(factory, now=now, settings=settings)
+    return fold_pending(factory, now=now, settings=settings, batch=batch)
 
 
 def _by_referral(rows: Iterable[Mapping]) -> dict[UUID, list[Mapping]]:
