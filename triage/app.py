@@ -80,6 +80,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    # Reports may read a replica (DESIGN 8); then they do not fold first (they cannot write).
+    app.state.reports_on_replica = settings.reports_database_url is not None
+    app.state.reports_session_factory = (
+        make_session_factory(make_engine(settings.reports_database_url))
+        if settings.reports_database_url
+        else session_factory
+    )
     app.state.clock = clock
     for router in (
         auth_router,

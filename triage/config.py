@@ -13,6 +13,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'triage.db'}"
+    # Reports read only rollups, so they may be served from a read replica (DESIGN 8); unset,
+    # they read the main database and fold pending changes first.
+    reports_database_url: str | None = None
     # Rule data: the area's rule set under routing_rules/ (DESIGN 7).
     rules_dir: Path = PROJECT_ROOT / "routing_rules"
     rule_set: str = "derbyshire"

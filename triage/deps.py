@@ -32,6 +32,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     await run_in_threadpool(_end, session, commit=True)
 
 
+async def get_reports_session(
+    request: Request, main: Annotated[Session, Depends(get_session, scope="function")]
+) -> AsyncIterator[Session]:
+    """The reports' session: the request's own (main database), or a read of the replica."""
+    if not request.app.state.reports_on_replica:
+        yield main
+        return
+    session: Session = request.app.state.reports_session_factory()
+    try:
+        yield session
+    finally:
+        await run_in_threadpool(_end, session, commit=False)
+
+
 def _end(session: Session, *, commit: bool) -> None:
     try:
         if commit:
@@ -56,5 +70,6 @@ async def get_settings(request: Request) -> Settings:
 
 # scope="function": commit before the answer is sent, so a 200 means the change is stored.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+ReportsSession = Annotated[Session, Depends(get_reports_session, scope="function")]
 Now = Annotated[datetime, Depends(get_now)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -8,7 +8,7 @@ from triage.deadlines.models import Alert
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
-from triage.reports.models import ReportCase, ReportCount
+from triage.reports.models import ReportCase, ReportCount, ReportFold
 from triage.routing.models import RoutingDecision
 from triage.vcop.models import EntitlementCheck
 
@@ -25,6 +25,7 @@ __all__ = [
     "Referral",
     "ReportCase",
     "ReportCount",
+    "ReportFold",
     "RoutingDecision",
     "Token",
     "User",

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.audit.models import AuditEvent
@@ -23,7 +23,7 @@ from triage.db import transaction
 from triage.providers.models import Provider
 from triage.referrals.models import Referral
 from triage.reports import facts as case_facts
-from triage.reports.models import ReportCase, ReportCount
+from triage.reports.models import ReportCase, ReportCount, ReportFold
 from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import NOT_TRACKED
 
@@ -41,9 +41,32 @@ def fold_pending(
     while True:
         with transaction(factory) as session:
             claimed = fold_batch(session, now=now, settings=settings, batch=batch)
+            if claimed < batch:  # nothing left that was pending when this pass began
+                mark_folded(session, now)
         folded += claimed
         if claimed < batch:
             return folded
+
+
+def mark_folded(session: Session, as_of: datetime) -> None:
+    """Record that every change committed before `as_of` is in the rollups (one upsert, so
+    two folds at once never collide; the later time wins)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = ReportFold.__table__
+    statement = dialect.insert(table).values(id=1, as_of=as_of)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"as_of": statement.excluded.as_of},
+            where=table.c.as_of < statement.excluded.as_of,
+        )
+    )
+
+
+def folded_as_of(session: Session) -> datetime | None:
+    """When the rollups were last brought up to date (None before the first fold)."""
+    row = session.get(ReportFold, 1)
+    return row.as_of if row is not None else None
 
 
 def fold_batch(session: Session, *, now: datetime, settings: Settings, batch: int = BATCH) -> int:

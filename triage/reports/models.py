@@ -38,3 +38,13 @@ class ReportCase(Base):
     version: Mapped[int]
     facts: Mapped[dict[str, Any]]
     folded_at: Mapped[datetime]
+
+
+class ReportFold(Base):
+    """When the rollups were last brought up to date: the start of the last fold pass that
+    left nothing pending (one row). A report read from a replica is as of this time."""
+
+    __tablename__ = "report_folds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[datetime]

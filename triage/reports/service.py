@@ -44,13 +44,16 @@ def run_report(
     settings: Settings,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One report as JSON-ready data and as flat rows. With `fold_first`, changes not yet in
-    the rollups are folded first, in this transaction (never on a read replica); `caller`
-    None is the command line."""
+    the rollups are folded first, in this transaction; without (a read replica), the report
+    is as of the last fold. `caller` None is the command line."""
     if caller is not None:
         require_role(caller, READERS)
     if fold_first:
         while fold.fold_batch(session, now=now, settings=settings) == fold.BATCH:
             pass
+        fold.mark_folded(session, now)
+    else:  # a read replica: as of the last fold the primary's job made
+        now = fold.folded_as_of(session) or now
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     if request.kind == "moj":
         quarter = request.quarter or last_quarter(today)
