@@ -186,7 +186,12 @@ def demo(
     if referrals:
         with typer.progressbar(length=referrals, label="demo history", file=sys.stderr) as bar:
             added = add_history(
-                factory, settings=settings, count=referrals, now=now, progress=bar.update
+                factory,
+                settings=settings,
+                count=referrals,
+                now=now,
+                progress=bar.update,
+                note=lambda line: typer.echo(f"\ndemo history: {line}", err=True),
             )
         typer.echo(
             f"demo referrals: {added.referrals} added ({referrals - added.referrals} were "

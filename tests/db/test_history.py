@@ -12,8 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import DropConstraint, DropIndex
 
 from tests.conftest import PG_ADMIN_URL, _postgres_url
 from triage.assessment.models import Assessment
@@ -21,7 +22,7 @@ from triage.audit.models import AuditEvent
 from triage.auth.service import add_user
 from triage.config import Settings
 from triage.db import transaction
-from triage.history import add_history, tables
+from triage.history import add_history, deferred, tables
 from triage.history.world import Actor, CachedCalendar, build_world
 from triage.lifecycle.codes import CLOSURE_REASONS_BEFORE_SUPPORT, CLOSURE_REASONS_IN_SUPPORT, Role
 from triage.providers.models import Provider
@@ -64,7 +65,9 @@ def history(
                 provider_code=None,
                 now=NOW,
             )
-    added = add_history(session_factory, settings=settings, count=300, now=NOW)
+    # On PostgreSQL the load runs with the foreign keys and plain indexes built afterwards
+    # (as a large fill does), so each check below also covers that path.
+    added = add_history(session_factory, settings=settings, count=300, now=NOW, defer_from=100)
     assert added.referrals == 300
     return session_factory
 
@@ -228,3 +231,64 @@ def test_demo_command_writes_a_history_once(backend: str, tmp_path: Path) -> Non
         if backend == "postgresql":
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+CATALOG = text(
+    "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) "
+    "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+    "UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+)
+
+
+def _catalog(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(CATALOG))
+
+
+def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
+    history: sessionmaker[Session], engine: Engine, settings: Settings
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("indexes and keys are deferred on PostgreSQL only")
+    indexes, keys = deferred.deferrable(tables.COLUMNS)
+    assert {k.name for k in keys} >= {"fk_audit_events_referral_id_referrals"}
+    assert "ix_audit_events_referral_id_id" in {i.name for i in indexes}
+    made = _catalog(engine)
+    assert all(any(f" {k.name} " in line for line in made) for k in keys)
+    # A load killed half-way: the next run builds what it left out, before it adds anything.
+    with engine.begin() as connection:
+        connection.execute(DropConstraint(keys[0]))
+        connection.execute(DropIndex(indexes[0]))
+    assert _catalog(engine) != made
+    again = add_history(history, settings=settings, count=300, now=NOW, defer_from=100)
+    assert again.referrals == 0
+    assert _catalog(engine) == made
+    # A load that fails still gets them back.
+    with pytest.raises(RuntimeError), deferred.deferred(engine, tables.COLUMNS):
+        assert _catalog(engine) != made
+        raise RuntimeError("the load failed")
+    assert _catalog(engine) == made
+
+
+def test_a_row_without_its_referral_fails_the_deferred_load(
+    history: sessionmaker[Session], engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("indexes and keys are deferred on PostgreSQL only")
+    made = _catalog(engine)
+    orphan = {"id": uuid.uuid4()}
+    insert = "INSERT INTO report_cases (referral_id, version, facts, folded_at) "
+    insert += "VALUES (:id, 1, '{}', now())"
+    message = "not built: fk_report_cases_referral_id_referrals"
+    with (
+        pytest.raises(RuntimeError, match=message),
+        deferred.deferred(engine, tables.COLUMNS),
+        engine.begin() as connection,
+    ):
+        connection.execute(text(insert), orphan)
+    missing = [line for line in made if line not in _catalog(engine)]
+    assert missing == [line for line in made if " fk_report_cases_referral_id_referrals " in line]
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM report_cases WHERE referral_id = :id"), orphan)
+    assert deferred.restore(engine, tables.COLUMNS) == 1
+    assert _catalog(engine) == made

@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ import triage.models  # noqa: F401 (every table in Base.metadata)
 from triage.auth.models import User
 from triage.config import Settings
 from triage.db import Base, transaction
-from triage.history import tables
+from triage.history import deferred, tables
 from triage.history.world import Actor, build_world
 from triage.providers.models import Provider
 from triage.referrals.models import Referral
@@ -39,6 +40,9 @@ from triage.reports import fold
 CHUNK = 2000
 SEED = 20261125
 PARALLEL_FROM = 20_000  # fewer referrals than this are written by this process alone
+# PostgreSQL: adding at least this many, and at least as many as there are already, the
+# loaded tables' foreign keys and plain indexes are built after the load (see `deferred`).
+DEFER_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,12 @@ def add_history(
     now: datetime | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    note: deferred.Note | None = None,
     seed: int = SEED,
+    defer_from: int = DEFER_FROM,
 ) -> Added:
-    """Make `count` demo referrals in all (adding those missing); answers what was added."""
+    """Make `count` demo referrals in all (adding those missing); answers what was added.
+    `note` hears what happens besides the referrals (building indexes afterwards)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     with transaction(factory) as session:
@@ -84,20 +91,26 @@ def add_history(
         existing = session.scalar(
             select(func.count()).select_from(Referral).where(Referral.external_ref.like("DEMO-%"))
         )
+        everyone = session.scalar(select(func.count()).select_from(Referral)) or 0
     first = (existing or 0) + 1
     chunks = [range(a, min(a + CHUNK, count + 1)) for a in range(first, count + 1, CHUNK)]
-    if not chunks:
-        return Added(0, 0, time.perf_counter() - started)
     engine = factory.kw["bind"]
     postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        deferred.restore(engine, tables.COLUMNS, note)  # what a killed run left out
+    if not chunks:
+        return Added(0, 0, time.perf_counter() - started)
     workers = workers or min(2, os.cpu_count() or 1)
     report = progress or (lambda n: None)
-    if postgres and workers > 1 and count - first + 1 >= PARALLEL_FROM:
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        rows = _in_workers(plan, url, chunks, workers, report)
-    else:
-        rows = _here(plan, factory, chunks, postgres, report)
-    return Added(count - first + 1, rows, time.perf_counter() - started)
+    adding = count - first + 1
+    defer = postgres and adding >= max(defer_from, everyone)
+    with deferred.deferred(engine, tables.COLUMNS, note) if defer else nullcontext():
+        if postgres and workers > 1 and adding >= PARALLEL_FROM:
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            rows = _in_workers(plan, url, chunks, workers, report)
+        else:
+            rows = _here(plan, factory, chunks, postgres, report)
+    return Added(adding, rows, time.perf_counter() - started)
 
 
 def _plan(session: Session, settings: Settings, now: datetime, count: int, seed: int) -> Plan:
