@@ -12,8 +12,8 @@ referrals stay open where they are. Rows are tuples in the column order of `tabl
 import bisect
 import random
 import uuid
-from dataclasses import asdict
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from triage.assessment.rules import risk_level
@@ -39,6 +39,9 @@ STRANDS = [s.value for s in HateStrand]
 STRAND_WEIGHTS = [50, 15, 14, 12, 5, 4]
 AGES = [(12, 15, 4), (16, 17, 4), (18, 24, 15), (25, 34, 22), (35, 49, 26), (50, 64, 18),
         (65, 90, 11)]  # fmt: skip
+# Cumulative weights, as `choices` makes them from the weights each call (the same draws).
+STRAND_CUM = list(accumulate(STRAND_WEIGHTS))
+AGE_CUM = list(accumulate(a[2] for a in AGES))
 NEEDS = [n.value for n in Need]
 DECLINE_REASONS = ["no_capacity"] * 7 + ["not_eligible_for_service"] * 4 + [
     "victim_declined_provider"] * 5 + ["outside_area", "unsafe_to_contact",
@@ -253,10 +256,10 @@ class Sim:
         self, action: str, actor: Actor, decision: Decision, fields: dict | None = None
     ) -> None:
         chosen = decision.first
+        matched, candidates, skipped = self.w.decision_values(decision)
         self.case.decisions.append(
             (self.id, self.t, actor.id, action, decision.rule_set_version,
-             decision.rule_set_hash, list(decision.matched_rules),
-             [asdict(c) for c in decision.candidates], [asdict(s) for s in decision.skipped],
+             decision.rule_set_hash, matched, candidates, skipped,
              chosen, False, chosen, None if chosen else decision.no_route_reason)
         )  # fmt: skip
         detail = dict(fields or {})
@@ -305,7 +308,8 @@ class Sim:
         rng, w = self.rng, self.w
         self.crime = crime = CRIME_NAMES[bisect.bisect(CRIME_CUM, rng.random() * CRIME_CUM[-1])]
         self.source = source = rng.choice(SOURCES)
-        self.strands = sorted(set(rng.choices(STRANDS, STRAND_WEIGHTS, k=rng.choice((1, 1, 2)))))
+        k = rng.choice((1, 1, 2))
+        self.strands = sorted(set(rng.choices(STRANDS, cum_weights=STRAND_CUM, k=k)))
         if rng.random() >= 0.08:
             self.strands = []
         self.area = rng.choice(w.areas)
@@ -316,7 +320,7 @@ class Sim:
         else:
             self.reported = None
         day = (self.reported or received).astimezone(w.calendar.zone).date()
-        low, high, _ = rng.choices(AGES, [a[2] for a in AGES])[0]
+        low, high, _ = rng.choices(AGES, cum_weights=AGE_CUM)[0]
         if crime == "child_sexual_exploitation":
             low, high = 12, 17
         elif crime == "domestic_abuse":

@@ -5,8 +5,9 @@ three years with its growth and seasons."""
 import bisect
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -84,6 +85,7 @@ class World:
     day_starts: list[datetime] = field(default_factory=list)
     day_weights: list[float] = field(default_factory=list)
     _decisions: dict[Any, Decision] = field(default_factory=dict)
+    _decision_values: dict[Decision, tuple[list, list, list]] = field(default_factory=dict)
 
     def decide(self, routing: RoutingInput, excluded: dict[str, str]) -> Decision:
         """The routing engine's decision, remembered (the same shape decides the same)."""
@@ -92,6 +94,19 @@ class World:
         if decision is None:
             decision = self._decisions[key] = self.engine.decide(routing, self.statuses, excluded)
         return decision
+
+    def decision_values(self, decision: Decision) -> tuple[list, list, list]:
+        """A decision's matched rules, candidates and skipped providers as its
+        routing_decisions rows hold them: made once for equal decisions, shared by their rows
+        (never changed)."""
+        parts = self._decision_values.get(decision)
+        if parts is None:
+            parts = self._decision_values[decision] = (
+                list(decision.matched_rules),
+                [asdict(c) for c in decision.candidates],
+                [asdict(s) for s in decision.skipped],
+            )
+        return parts
 
     def received_at(self, rng: random.Random) -> datetime:
         """When a referral arrived: a day of the last three years (more lately, fewer in
@@ -160,6 +175,7 @@ def _people(seed: int) -> list[Person]:
     return people
 
 
+@cache  # a thousand numbers, each normalised once
 def phone(number: int) -> tuple[str, str]:
     """A number in Ofcom's drama range (07700 900000-900999): never a real line."""
     text = f"07700 900{number % 1000:03d}"

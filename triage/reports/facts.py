@@ -269,12 +269,18 @@ def group_keys(facts: CaseFacts, dimension: str, timezone: str) -> tuple[str, ..
 
 def contribution(facts: CaseFacts, timezone: str) -> Counter[Key]:
     """Every count this referral adds to the rollups."""
-    counts: Counter[Key] = Counter()
-    _conversion(counts, facts, timezone)
-    _activity(counts, facts, timezone)
-    _offers(counts, facts, timezone)
-    _vcop(counts, facts, timezone)
-    return counts
+    return Counter(contribution_keys(facts, timezone))
+
+
+def contribution_keys(facts: CaseFacts, timezone: str) -> list[Key]:
+    """The same counts as `contribution`, as a list holding each key once per count (in
+    the order they are counted), for summing many referrals in one `Counter.update`."""
+    keys: list[Key] = []
+    _conversion(keys, facts, timezone)
+    _activity(keys, facts, timezone)
+    _offers(keys, facts, timezone)
+    _vcop(keys, facts, timezone)
+    return keys
 
 
 CONVERSION_DIMENSIONS = ("all", *DIMENSIONS[:-1])  # month is read from the 'all' rows' days
@@ -285,12 +291,12 @@ HOURS_MEASURES = {
 }
 
 
-def _conversion(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+def _conversion(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
     received = local_day(facts.received_at, timezone)
     groups = [(d, k) for d in CONVERSION_DIMENSIONS for k in group_keys(facts, d, timezone)]
     if facts.excluded:
         for dimension, key in groups:
-            counts[(EXCLUDED_MEASURES[dimension], received, key, facts.excluded)] += 1
+            keys.append((EXCLUDED_MEASURES[dimension], received, key, facts.excluded))
         return
     times = facts.stage_times()
     reached = [stage for stage, at in times.items() if at is not None]
@@ -299,16 +305,14 @@ def _conversion(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
         start, end = times[earlier], times[later]
         if start is not None and end is not None:
             durations.append((later, str(hours_bucket((end - start).total_seconds()))))
-    keys: list[Key] = []
     for dimension, key in groups:
         measure = STAGE_MEASURES[dimension]
         keys += [(measure, received, key, stage) for stage in reached]
         hours = HOURS_MEASURES[dimension]
         keys += [(hours[later], received, key, bucket) for later, bucket in durations]
-    counts.update(keys)  # one counting pass in C
 
 
-def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+def _activity(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
     """What happened on which day, for the quarter's return (activity, not a cohort)."""
 
     def on(at: datetime) -> date:
@@ -316,53 +320,55 @@ def _activity(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
 
     received = on(facts.received_at)
     enhanced = "enhanced" if facts.enhanced else "standard"
-    counts[("received", received, "source", facts.source)] += 1
-    counts[("received", received, "crime_type", facts.crime_type)] += 1
-    counts[("received", received, "enhanced", enhanced)] += 1
+    keys.append(("received", received, "source", facts.source))
+    keys.append(("received", received, "crime_type", facts.crime_type))
+    keys.append(("received", received, "enhanced", enhanced))
     if facts.referred_at is not None:
         first = facts.specialism(facts.offers[0].provider) if facts.offers else NONE_KEY
-        counts[("referred", on(facts.referred_at), "crime_type", facts.crime_type)] += 1
-        counts[("referred", on(facts.referred_at), "specialism", first)] += 1
+        referred = on(facts.referred_at)
+        keys.append(("referred", referred, "crime_type", facts.crime_type))
+        keys.append(("referred", referred, "specialism", first))
     if facts.support_started_at is not None:
         specialism = facts.specialism(facts.holder)
         for edge, at in (("started", facts.support_started_at), ("ended", facts.support_ended_at)):
             if at is not None:
-                counts[(f"support_{edge}", on(at), "crime_type", facts.crime_type)] += 1
-                counts[(f"support_{edge}", on(at), "specialism", specialism)] += 1
-                counts[(f"support_{edge}", on(at), "enhanced", enhanced)] += 1
+                day, measure = on(at), f"support_{edge}"
+                keys.append((measure, day, "crime_type", facts.crime_type))
+                keys.append((measure, day, "specialism", specialism))
+                keys.append((measure, day, "enhanced", enhanced))
     if facts.closed_at is not None:
         closed = on(facts.closed_at)
-        counts[("closed", closed, "reason", facts.closure_reason or NONE_KEY)] += 1
+        keys.append(("closed", closed, "reason", facts.closure_reason or NONE_KEY))
         if facts.closed_from == "in_support":
-            counts[("closed_from_support", closed, "all", "cases")] += 1
+            keys.append(("closed_from_support", closed, "all", "cases"))
             for outcome in facts.outcomes:
-                counts[("closed_from_support", closed, "outcome", outcome)] += 1
+                keys.append(("closed_from_support", closed, "outcome", outcome))
 
 
-def _offers(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+def _offers(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
     """Each offer on the day it was made, and its answer on the day it was answered."""
     for offer in facts.offers:
-        counts[("offer", local_day(offer.offered_at, timezone), offer.provider, "made")] += 1
+        keys.append(("offer", local_day(offer.offered_at, timezone), offer.provider, "made"))
         if offer.answer is None or offer.answered_at is None:
             continue
         answered = local_day(offer.answered_at, timezone)
-        counts[("offer", answered, offer.provider, offer.answer)] += 1
+        keys.append(("offer", answered, offer.provider, offer.answer))
         if offer.answer in ("accepted", "declined"):
             bucket = hours_bucket((offer.answered_at - offer.offered_at).total_seconds())
-            counts[("offer_hours", answered, offer.provider, str(bucket))] += 1
+            keys.append(("offer_hours", answered, offer.provider, str(bucket)))
         if offer.answer == "declined":
-            counts[("decline", answered, offer.provider, offer.reason or NONE_KEY)] += 1
+            keys.append(("decline", answered, offer.provider, offer.reason or NONE_KEY))
     for provider, at, reason in facts.hand_backs:
-        counts[("hand_back", local_day(at, timezone), provider, reason)] += 1
+        keys.append(("hand_back", local_day(at, timezone), provider, reason))
 
 
-def _vcop(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
+def _vcop(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
     """Each tracked right on the day it fell due (undated ones on the day received)."""
     for line in facts.rights:
         key = f"{line.right}@{line.edition}"
         if line.due_at is None:
             outcome = f"{line.status}:{line.reason or NONE_KEY}"
-            counts[("vcop", line.started_on, key, outcome)] += 1
+            keys.append(("vcop", line.started_on, key, outcome))
             continue
         if line.met_at is None:
             outcome = "unmet"
@@ -370,7 +376,7 @@ def _vcop(counts: Counter[Key], facts: CaseFacts, timezone: str) -> None:
             outcome = "met_in_time"
         else:
             outcome = "met_late"
-        counts[("vcop", local_day(line.due_at, timezone), key, outcome)] += 1
+        keys.append(("vcop", local_day(line.due_at, timezone), key, outcome))
 
 
 def to_json(facts: CaseFacts) -> dict[str, Any]:
