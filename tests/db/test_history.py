@@ -51,10 +51,19 @@ MOVES = {
 }  # fmt: skip
 
 
-@pytest.fixture
+@pytest.fixture(params=["one process", "workers"])
 def history(
-    session_factory: sessionmaker[Session], settings: Settings, providers: list[str]
+    request: pytest.FixtureRequest,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    providers: list[str],
 ) -> sessionmaker[Session]:
+    """300 referrals. On PostgreSQL the load runs with the foreign keys and plain indexes
+    built afterwards (as a large fill does), and either in this process or shared among two
+    worker processes in chunks of 50 (as a large fill is), so each check covers both."""
+    workers = request.param == "workers"
+    if workers and settings.database_url.startswith("sqlite"):
+        pytest.skip("worker processes write to PostgreSQL only")
     with transaction(session_factory) as session:
         for name, role in (("h-triage", Role.triage), ("h-intake", Role.intake)):
             add_user(
@@ -65,9 +74,16 @@ def history(
                 provider_code=None,
                 now=NOW,
             )
-    # On PostgreSQL the load runs with the foreign keys and plain indexes built afterwards
-    # (as a large fill does), so each check below also covers that path.
-    added = add_history(session_factory, settings=settings, count=300, now=NOW, defer_from=100)
+    added = add_history(
+        session_factory,
+        settings=settings,
+        count=300,
+        now=NOW,
+        workers=2,
+        chunk=50,
+        parallel_from=100 if workers else 1000,
+        defer_from=100,
+    )
     assert added.referrals == 300
     return session_factory
 

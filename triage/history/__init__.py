@@ -43,6 +43,7 @@ PARALLEL_FROM = 20_000  # fewer referrals than this are written by this process 
 # PostgreSQL: adding at least this many, and at least as many as there are already, the
 # loaded tables' foreign keys and plain indexes are built after the load (see `deferred`).
 DEFER_FROM = 20_000
+ROLLUP_LOAD = "report_count_load"  # the workers' rollup changes, until they are added
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def add_history(
     progress: Progress | None = None,
     note: deferred.Note | None = None,
     seed: int = SEED,
+    chunk: int = CHUNK,
+    parallel_from: int = PARALLEL_FROM,
     defer_from: int = DEFER_FROM,
 ) -> Added:
     """Make `count` demo referrals in all (adding those missing); answers what was added.
@@ -93,7 +96,7 @@ def add_history(
         )
         everyone = session.scalar(select(func.count()).select_from(Referral)) or 0
     first = (existing or 0) + 1
-    chunks = [range(a, min(a + CHUNK, count + 1)) for a in range(first, count + 1, CHUNK)]
+    chunks = [range(a, min(a + chunk, count + 1)) for a in range(first, count + 1, chunk)]
     engine = factory.kw["bind"]
     postgres = engine.dialect.name == "postgresql"
     if postgres:
@@ -105,7 +108,7 @@ def add_history(
     adding = count - first + 1
     defer = postgres and adding >= max(defer_from, everyone)
     with deferred.deferred(engine, tables.COLUMNS, note) if defer else nullcontext():
-        if postgres and workers > 1 and adding >= PARALLEL_FROM:
+        if postgres and workers > 1 and adding >= parallel_from:
             url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
             rows = _in_workers(plan, url, chunks, workers, report)
         else:
@@ -176,6 +179,26 @@ def _here(
 
 
 def _in_workers(plan: Plan, url: str, chunks: list[range], workers: int, report: Progress) -> int:
+    """The chunks shared among worker processes. Each worker COPYs its summed rollup
+    changes into an unlogged table of their own (no index, so no worker waits on another);
+    one upsert then adds them, summed by key, to the rollups."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP TABLE IF EXISTS {ROLLUP_LOAD}")  # a killed run's
+        connection.execute(
+            f"CREATE UNLOGGED TABLE {ROLLUP_LOAD} (LIKE report_counts INCLUDING DEFAULTS)"
+        )
+    try:
+        written = _run_workers(plan, url, chunks, workers, report)
+        with psycopg.connect(url) as connection, connection.cursor() as cursor:
+            fold.merge_counts(cursor, ROLLUP_LOAD)
+            written += cursor.rowcount
+    finally:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f"DROP TABLE IF EXISTS {ROLLUP_LOAD}")
+    return written
+
+
+def _run_workers(plan: Plan, url: str, chunks: list[range], workers: int, report: Progress) -> int:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     processes = [
@@ -215,8 +238,10 @@ def _work(plan: Plan, url: str, chunks: Sequence[range], queue: Any) -> None:
                 with connection.transaction():
                     queue.put(("rows", tables.copy_rows(connection, rows)))
                 queue.put(("chunk", len(chunk)))
-            with connection.transaction():
-                queue.put(("rows", tables.copy_rollups(connection, tables.to_delta(summed))))
+            with connection.transaction(), connection.cursor() as cursor:
+                changes = tables.to_delta(summed)
+                rows = ((*key, count) for key, count in changes.items() if count)
+                fold.copy_counts(cursor, ROLLUP_LOAD, rows)
         queue.put(("done", 0))
     except BaseException as error:  # reported to the parent, which stops the run
         queue.put(("failed", f"{type(error).__name__}: {error}"))

@@ -202,23 +202,35 @@ COUNT_KEY = ("measure", "period", "period_start", "key", "subkey")
 def copy_delta(connection: Any, rows: list[tuple[Any, ...]]) -> int:
     """PostgreSQL: COPY the changes into a temporary table, then one upsert in key order
     (a statement per row cost 20 us each: most of a fold's time)."""
-    columns = ", ".join((*COUNT_KEY, "count"))
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS report_count_changes "
             "(LIKE report_counts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        with cursor.copy(f"COPY report_count_changes ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO report_counts ({columns}) SELECT {columns} FROM report_count_changes "
-            f"ORDER BY {', '.join(COUNT_KEY)} "
-            f"ON CONFLICT ({', '.join(COUNT_KEY)}) "
-            "DO UPDATE SET count = report_counts.count + EXCLUDED.count"
-        )
+        copy_counts(cursor, "report_count_changes", rows)
+        merge_counts(cursor, "report_count_changes")
         cursor.execute("DELETE FROM report_count_changes")
     return len(rows)
+
+
+def copy_counts(cursor: Any, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """COPY rows (the key columns, then the count) into a table shaped like report_counts."""
+    columns = ", ".join((*COUNT_KEY, "count"))
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def merge_counts(cursor: Any, table: str) -> None:
+    """Add a table of changes shaped like report_counts to it: the changes summed by key
+    (a key may come more than once), in key order, so that two merges at once lock rows in
+    the same order and never deadlock."""
+    key = ", ".join(COUNT_KEY)
+    cursor.execute(
+        f"INSERT INTO report_counts ({key}, count) SELECT {key}, sum(count) FROM {table} "
+        f"GROUP BY {key} ORDER BY {key} "
+        f"ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
+    )
 
 
 def provider_specialisms(session: Session) -> dict[str, str]:
