@@ -308,3 +308,50 @@ def test_a_row_without_its_referral_fails_the_deferred_load(
         connection.execute(text("DELETE FROM report_cases WHERE referral_id = :id"), orphan)
     assert deferred.restore(engine, tables.COLUMNS) == 1
     assert _catalog(engine) == made
+
+
+def test_a_duplicate_reference_fails_the_deferred_load(
+    history: sessionmaker[Session], engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("indexes and keys are deferred on PostgreSQL only")
+    made = _catalog(engine)
+    duplicate = (
+        "CREATE TEMPORARY TABLE twin ON COMMIT DROP AS SELECT * FROM referrals LIMIT 1; "
+        "UPDATE twin SET id = gen_random_uuid(), external_ref = external_ref || '-twin'; "
+        "INSERT INTO referrals SELECT * FROM twin"
+    )
+    with (
+        pytest.raises(RuntimeError, match="not built: uq_referrals_reference"),
+        deferred.deferred(engine, tables.COLUMNS),
+        engine.begin() as connection,
+    ):
+        for statement in duplicate.split("; "):
+            connection.execute(text(statement))
+    assert [line for line in made if line not in _catalog(engine)] == [
+        line for line in made if " uq_referrals_reference " in line
+    ]
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM referrals WHERE external_ref LIKE '%-twin'"))
+    assert deferred.restore(engine, tables.COLUMNS) == 1
+    assert _catalog(engine) == made
+
+
+def test_workers_add_to_rollups_already_there_as_a_rebuild_would(
+    history: sessionmaker[Session], engine: Engine, settings: Settings
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("worker processes write to PostgreSQL only")
+    made = _catalog(engine)
+    pk = "report_counts pk_report_counts PRIMARY KEY (measure, period, period_start, key, subkey)"
+    assert pk in made  # built again after a fill into empty rollups
+    more = add_history(
+        history, settings=settings, count=400, now=NOW, workers=2, chunk=50, parallel_from=50
+    )
+    assert more.referrals == 100
+    with transaction(history) as session:
+        written = _counts(session)
+    fold.rebuild(history, now=NOW, settings=settings)
+    with transaction(history) as session:
+        assert _counts(session) == written
+    assert _catalog(engine) == made

@@ -221,16 +221,22 @@ def copy_counts(cursor: Any, table: str, rows: Iterable[tuple[Any, ...]]) -> Non
             copy.write_row(row)
 
 
-def merge_counts(cursor: Any, table: str) -> None:
+def merge_counts(cursor: Any, table: str, *, upsert: bool = True) -> int:
     """Add a table of changes shaped like report_counts to it: the changes summed by key
     (a key may come more than once), in key order, so that two merges at once lock rows in
-    the same order and never deadlock."""
+    the same order and never deadlock. With `upsert=False` the sums are only inserted (the
+    rollups hold none of their keys). Answers how many rows were added or changed."""
     key = ", ".join(COUNT_KEY)
-    cursor.execute(
-        f"INSERT INTO report_counts ({key}, count) SELECT {key}, sum(count) FROM {table} "
-        f"GROUP BY {key} ORDER BY {key} "
-        f"ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
-    )
+    statement = f"INSERT INTO report_counts ({key}, count) SELECT {key}, sum(count) FROM {table} "
+    if upsert:
+        statement += (
+            f"GROUP BY {key} ORDER BY {key} "
+            f"ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
+        )
+    else:
+        statement += f"GROUP BY {key}"
+    cursor.execute(statement)
+    return int(cursor.rowcount)
 
 
 def provider_specialisms(session: Session) -> dict[str, str]:
