@@ -210,6 +210,7 @@ def _merge_rollups(cursor: Any) -> int:
         return fold.merge_counts(cursor, ROLLUP_LOAD)
     key = ReportCount.__table__.primary_key
     dialect = postgresql.dialect()
+    cursor.execute("TRUNCATE report_counts")  # empty, but maybe of deleted rows: fresh pages
     cursor.execute(str(DropConstraint(key).compile(dialect=dialect)))
     added = fold.merge_counts(cursor, ROLLUP_LOAD, upsert=False)
     cursor.execute(f"SET LOCAL maintenance_work_mem = '{deferred.SORT_MEMORY}'")

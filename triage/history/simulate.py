@@ -82,8 +82,8 @@ class Case:
 class Sim:
     def __init__(self, world: World, rng: random.Random, number: int) -> None:
         self.w, self.rng, self.case = world, rng, Case()
-        # The number in the top 48 bits, random below: a bulk load appends to the id
-        # indexes instead of writing all over them (measured: a fifth of PostgreSQL's time).
+        # The number in the top 48 bits, random below: a bulk load appends to the indexes
+        # on referral ids instead of writing all over them once they outgrow memory.
         self.id = uuid.UUID(int=(number << 80) | rng.getrandbits(80), version=4)
         self.state, self.version = "received", 1
         self.attempt_days: list = []

@@ -227,14 +227,14 @@ def merge_counts(cursor: Any, table: str, *, upsert: bool = True) -> int:
     the same order and never deadlock. With `upsert=False` the sums are only inserted (the
     rollups hold none of their keys). Answers how many rows were added or changed."""
     key = ", ".join(COUNT_KEY)
-    statement = f"INSERT INTO report_counts ({key}, count) SELECT {key}, sum(count) FROM {table} "
+    statement = (
+        f"INSERT INTO report_counts ({key}, count) SELECT {key}, sum(count) FROM {table} "
+        f"GROUP BY {key} ORDER BY {key}"  # also keeps the rows a report reads together
+    )
     if upsert:
         statement += (
-            f"GROUP BY {key} ORDER BY {key} "
-            f"ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
+            f" ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
         )
-    else:
-        statement += f"GROUP BY {key}"
     cursor.execute(statement)
     return int(cursor.rowcount)
 
