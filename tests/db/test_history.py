@@ -286,53 +286,45 @@ def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
     assert _catalog(engine) == made
 
 
-def test_a_row_without_its_referral_fails_the_deferred_load(
-    history: sessionmaker[Session], engine: Engine
+# Rows that break a constraint while it is deferred, and how to take them out again.
+BREAKS = {
+    "fk_report_cases_referral_id_referrals": (  # a row without its referral
+        [
+            "INSERT INTO report_cases (referral_id, version, facts, folded_at) "
+            "VALUES (gen_random_uuid(), 1, '{}', now())"
+        ],
+        "DELETE FROM report_cases WHERE facts::text = '{}'",
+    ),
+    "uq_referrals_reference": (  # a second referral with the same reference
+        [
+            "CREATE TEMPORARY TABLE twin ON COMMIT DROP AS SELECT * FROM referrals LIMIT 1",
+            "UPDATE twin SET id = gen_random_uuid(), external_ref = external_ref || '-twin'",
+            "INSERT INTO referrals SELECT * FROM twin",
+        ],
+        "DELETE FROM referrals WHERE external_ref LIKE '%-twin'",
+    ),
+}
+
+
+@pytest.mark.parametrize("constraint", sorted(BREAKS))
+def test_rows_that_break_a_constraint_fail_the_deferred_load(
+    constraint: str, history: sessionmaker[Session], engine: Engine
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("indexes and keys are deferred on PostgreSQL only")
     made = _catalog(engine)
-    orphan = {"id": uuid.uuid4()}
-    insert = "INSERT INTO report_cases (referral_id, version, facts, folded_at) "
-    insert += "VALUES (:id, 1, '{}', now())"
-    message = "not built: fk_report_cases_referral_id_referrals"
+    breaking, repair = BREAKS[constraint]
     with (
-        pytest.raises(RuntimeError, match=message),
+        pytest.raises(RuntimeError, match=f"not built: {constraint}"),
         deferred.deferred(engine, tables.COLUMNS),
         engine.begin() as connection,
     ):
-        connection.execute(text(insert), orphan)
-    missing = [line for line in made if line not in _catalog(engine)]
-    assert missing == [line for line in made if " fk_report_cases_referral_id_referrals " in line]
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM report_cases WHERE referral_id = :id"), orphan)
-    assert deferred.restore(engine, tables.COLUMNS) == 1
-    assert _catalog(engine) == made
-
-
-def test_a_duplicate_reference_fails_the_deferred_load(
-    history: sessionmaker[Session], engine: Engine
-) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("indexes and keys are deferred on PostgreSQL only")
-    made = _catalog(engine)
-    duplicate = (
-        "CREATE TEMPORARY TABLE twin ON COMMIT DROP AS SELECT * FROM referrals LIMIT 1; "
-        "UPDATE twin SET id = gen_random_uuid(), external_ref = external_ref || '-twin'; "
-        "INSERT INTO referrals SELECT * FROM twin"
-    )
-    with (
-        pytest.raises(RuntimeError, match="not built: uq_referrals_reference"),
-        deferred.deferred(engine, tables.COLUMNS),
-        engine.begin() as connection,
-    ):
-        for statement in duplicate.split("; "):
+        for statement in breaking:
             connection.execute(text(statement))
-    assert [line for line in made if line not in _catalog(engine)] == [
-        line for line in made if " uq_referrals_reference " in line
-    ]
+    missing = [line for line in made if line not in _catalog(engine)]
+    assert missing == [line for line in made if f" {constraint} " in line]  # the rest built
     with engine.begin() as connection:
-        connection.execute(text("DELETE FROM referrals WHERE external_ref LIKE '%-twin'"))
+        connection.execute(text(repair))
     assert deferred.restore(engine, tables.COLUMNS) == 1
     assert _catalog(engine) == made
 
