@@ -45,7 +45,8 @@ CHUNK = 2000
 SEED = 20261125
 PARALLEL_FROM = 20_000  # fewer referrals than this are written by this process alone
 # PostgreSQL: adding at least this many, and at least as many as there are already, the
-# loaded tables' foreign keys and plain indexes are built after the load (see `deferred`).
+# loaded tables' constraints (but primary keys) and plain indexes are built after the load
+# (see `deferred`).
 DEFER_FROM = 20_000
 ROLLUP_LOAD = "report_count_load"  # the workers' rollup changes, until they are added
 
@@ -173,12 +174,8 @@ def _here(
                 written += tables.insert_rows(connection, Base.metadata.tables, rows)
         report(len(chunk))
     delta = tables.to_delta(summed)
-    if postgres:
-        with engine.begin() as connection:
-            tables.copy_rollups(connection.connection.driver_connection, delta)
-    else:
-        with transaction(factory) as session:
-            fold.apply_delta(session, delta)
+    with transaction(factory) as session:
+        fold.apply_delta(session, delta)  # on PostgreSQL by COPY and one upsert
     return written + len(delta)
 
 

@@ -209,12 +209,6 @@ def insert_rows(connection: Connection, metadata_tables: dict[str, Table], table
     return written
 
 
-def copy_rollups(connection: Any, delta: fold.Delta) -> int:
-    """Add a delta to `report_counts` as the fold does (COPY, then one upsert in key order)."""
-    rows = [(*key, count) for key, count in sorted(delta.items()) if count]
-    return fold.copy_delta(connection, rows) if rows else 0
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
