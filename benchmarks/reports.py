@@ -38,7 +38,7 @@ from triage.config import Settings  # noqa: E402
 from triage.db import make_engine, make_session_factory  # noqa: E402
 from triage.reports import activity, compliance, conversion  # noqa: E402
 from triage.reports.service import last_quarter  # noqa: E402
-from triage.vcop.editions import load_editions  # noqa: E402
+from triage.rule_sources import load_editions  # noqa: E402
 
 NAIVE_CRIME = (
     "SELECT crime_type, count(*) FROM referrals "

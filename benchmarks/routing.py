@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
-from triage.routing.check import check_rule_set
 from triage.routing.engine import Engine, RoutingInput, statuses_from_directory
-from triage.routing.rules import load_rule_set
+from triage.rule_sources import check_rule_set, load_rule_set
 
 RULES = Path(__file__).resolve().parents[1] / "routing_rules" / "derbyshire"
 

@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.config import Settings
 from triage.db import make_engine, make_session_factory, transaction
+from triage.deadlines import repository as deadlines
 from triage.deadlines.sweeps import expire_overdue_offers
 from triage.migrations import upgrade
 from triage.providers.models import Provider
-from triage.providers.service import load_directory
-from triage.referrals.models import Offer, Referral
-from triage.routing.service import current_engine
+from triage.providers.service import sync_directory
+from triage.referrals.models import Offer
+from triage.rule_sources import RuleSources
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -111,15 +112,16 @@ def prepare(name: str, args: argparse.Namespace) -> datetime:
     url = url_of(name)
     upgrade(url)
     settings = Settings(database_url=url, scheduler=False)
+    rules = RuleSources.from_settings(settings)
     engine = make_engine(url)
     now = datetime.now(UTC)
     with transaction(make_session_factory(engine)) as session:
-        load_directory(session, path=ROOT / "routing_rules/derbyshire/providers.toml", now=now)
+        sync_directory(session, directory=rules.rule_set.directory, now=now)
         session.execute(text("CREATE TABLE bench_sweep_fill (filled_at timestamptz)"))
         session.execute(text("INSERT INTO bench_sweep_fill VALUES (:now)"), {"now": now})
     engine.dispose()
     started = time.perf_counter()
-    fill(url, args.open, args.due, now, current_engine(settings).hash, args.offered_to)
+    fill(url, args.open, args.due, now, rules.engine.hash, args.offered_to)
     filled = time.perf_counter() - started
     print(f"filled {args.open:,} open referrals ({args.due:,} due) in {filled:.1f} s")
     return now
@@ -181,14 +183,7 @@ def backends_of(factory: sessionmaker[Session]) -> list[int]:
 
 def time_claims(engine: Engine, factory: sessionmaker[Session], now: datetime, due: int) -> float:
     """Time the sweep's claim and the bare one-table claim 5 times each; print the plan."""
-    claim = (
-        select(Referral.id)
-        .join(Offer, Offer.referral_id == Referral.id)
-        .where(Offer.answer.is_(None), Offer.respond_by <= now)
-        .order_by(Offer.respond_by)
-        .limit(due)
-        .with_for_update(of=Referral, skip_locked=True)
-    )
+    claim = deadlines.claiming(deadlines.due_offers(now), due)
     bare = text(
         "SELECT id FROM offers WHERE answer IS NULL AND respond_by <= :now "
         "ORDER BY respond_by LIMIT :n FOR UPDATE SKIP LOCKED"
@@ -219,9 +214,10 @@ def time_claims(engine: Engine, factory: sessionmaker[Session], now: datetime, d
 
 def time_sweep(factory: sessionmaker[Session], now: datetime, settings: Settings) -> float:
     """Run the whole expiry sweep once; print its time, CPU, and where the referrals went."""
+    rules = RuleSources.from_settings(settings)
     own, backends, machine = cpu_seconds(backends_of(factory))
     started = time.perf_counter()
-    expired = expire_overdue_offers(factory, now=now, settings=settings)
+    expired = expire_overdue_offers(factory, now=now, rules=rules, settings=settings)
     whole = time.perf_counter() - started
     own_after, backends_after, machine_after = cpu_seconds(backends_of(factory))
     own, machine = own_after - own, machine_after - machine

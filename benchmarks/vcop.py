@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from triage.lifecycle.codes import CrimeType
+from triage.rule_sources import load_editions
 from triage.vcop.calendar import WorkingCalendar
-from triage.vcop.editions import edition_in_force, load_editions
+from triage.vcop.editions import edition_in_force
 from triage.vcop.rights import VcopFacts, evaluate
 
 VCOP = Path(__file__).resolve().parents[1] / "routing_rules" / "vcop"

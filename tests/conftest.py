@@ -8,7 +8,6 @@ PostgreSQL is reached at TRIAGE_TEST_PG_ADMIN_URL (default: the machine's local 
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -23,7 +22,8 @@ from triage.config import Settings
 from triage.db import Base, make_engine, make_session_factory, transaction
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
-from triage.providers.service import load_directory
+from triage.providers.service import sync_directory
+from triage.rule_sources import RuleSources
 
 PG_ADMIN_URL = os.environ.get(
     "TRIAGE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -85,19 +85,26 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def rules(settings: Settings) -> RuleSources:
+    """The rule data the settings name, read once (as the app and each command do)."""
+    return RuleSources.from_settings(settings)
+
+
+@pytest.fixture
 def providers(
-    session_factory: sessionmaker[Session], settings: Settings, clock: FakeClock
+    session_factory: sessionmaker[Session], rules: RuleSources, clock: FakeClock
 ) -> list[str]:
     """The demo area's provider directory, loaded; answers the codes."""
-    path = Path(settings.rules_dir) / settings.rule_set / "providers.toml"
     with transaction(session_factory) as session:
-        report = load_directory(session, path=path, now=clock())
+        report = sync_directory(session, directory=rules.rule_set.directory, now=clock())
     return report.added
 
 
 @pytest.fixture
-def client(settings: Settings, clock: FakeClock, providers: list[str]) -> Iterator[TestClient]:
-    app = create_app(settings, clock=clock)
+def client(
+    settings: Settings, rules: RuleSources, clock: FakeClock, providers: list[str]
+) -> Iterator[TestClient]:
+    app = create_app(settings, clock=clock, rules=rules)
     with TestClient(app) as test_client:
         yield test_client
     app.state.engine.dispose()

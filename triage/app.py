@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from adapters.notifications.log import LogNotifier
 from adapters.notifications.smtp import SmtpNotifier
+from triage.auth import service as auth_service
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory
@@ -32,8 +33,7 @@ from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
 from triage.reports.api import router as reports_router
-from triage.routing.api import router as routing_router
-from triage.vcop.api import router as vcop_router
+from triage.rule_sources import RuleSources
 
 STATUS_OF: list[tuple[type[DomainError], int]] = [
     (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
@@ -43,8 +43,16 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
 ]
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    rules: RuleSources | None = None,
+) -> FastAPI:
+    """The service: its routes, error answers, scheduler and metrics. The rule data is read
+    here once (`rules`, or from the settings' folder) and kept until a restart."""
     settings = settings or get_settings()
+    rules = rules or RuleSources.from_settings(settings)
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -60,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             add_sweep_job(
                 scheduler,
                 factory=session_factory,
+                rules=rules,
                 settings=settings,
                 clock=clock,
                 notifier=make_notifier(settings),
@@ -88,11 +97,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         else session_factory
     )
     app.state.clock = clock
+    app.state.rules = rules
+    app.state.authenticate = auth_service.authenticate
     for router in (
         auth_router,
         referrals_router,
-        routing_router,
-        vcop_router,
         providers_router,
         alerts_router,
         reports_router,

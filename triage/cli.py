@@ -10,17 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from triage.auth import service as auth_service
-from triage.auth.models import User
 from triage.config import get_settings
-from triage.db import make_engine, make_session_factory, transaction
+from triage.db import session_factory_for, transaction
 from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
 from triage.providers import service as provider_service
 from triage.reports.cli import report_app
-from triage.routing.check import CheckReport, RulesError, check_rule_set
+from triage.routing.check import CheckReport
+from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -40,8 +41,8 @@ DEMO_USERS = [
 ]
 
 
-def _session_factory():  # type: ignore[no-untyped-def]
-    return make_session_factory(make_engine(get_settings().database_url))
+def _session_factory() -> sessionmaker[Session]:
+    return session_factory_for(get_settings().database_url)
 
 
 @app.command()
@@ -72,6 +73,7 @@ def worker() -> None:
     add_sweep_job(
         scheduler,
         factory=_session_factory(),
+        rules=RuleSources.from_settings(settings),
         settings=settings,
         clock=system_clock,
         notifier=make_notifier(settings),
@@ -114,28 +116,29 @@ def user_add(
     typer.echo(f"added {role.value} user {name}")
 
 
-def _rule_set_dir(directory: Path | None) -> Path:
-    settings = get_settings()
-    return directory or Path(settings.rules_dir) / settings.rule_set
+def _paths(directory: Path | None) -> RulePaths:
+    return RulePaths.of(get_settings(), directory)
 
 
-def _checked(directory: Path) -> CheckReport:
+def _checked(paths: RulePaths) -> RuleSources:
+    """The rule set checked (every problem printed, exit 1), with the Code's editions."""
     started = time.perf_counter()
     try:
-        report = check_rule_set(directory)
+        report: CheckReport = check_rule_set(paths.rule_set)
+        rules = RuleSources.load(paths, report.rule_set)
     except RulesError as error:
-        typer.echo(f"rule set {directory} has {len(error.problems)} problem(s):", err=True)
+        typer.echo(f"rule set {paths.rule_set} has {len(error.problems)} problem(s):", err=True)
         for problem in error.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
     elapsed = (time.perf_counter() - started) * 1000
-    rules = report.rule_set
+    rule_set = report.rule_set
     typer.echo(
-        f"ok: {rules.version} (hash {rules.hash}): {len(rules.routing.rules)} rules, "
-        f"{len(rules.directory.providers)} providers, {report.shapes_checked} referral shapes "
-        f"covered; checked in {elapsed:.0f} ms"
+        f"ok: {rule_set.version} (hash {rule_set.hash}): {len(rule_set.routing.rules)} rules, "
+        f"{len(rule_set.directory.providers)} providers, {report.shapes_checked} referral shapes "
+        f"covered, {len(rules.editions)} Victims' Code editions; checked in {elapsed:.0f} ms"
     )
-    return report
+    return rules
 
 
 @rules_app.command("check")
@@ -143,25 +146,28 @@ def rules_check(
     directory: Path | None = typer.Argument(None, help="rule set folder (default: the area's)"),
 ) -> None:
     """Validate a rule set: fields, providers, priorities, dead rules and coverage."""
-    _checked(_rule_set_dir(directory))
+    _checked(_paths(directory))
 
 
 @rules_app.command("load")
 def rules_load(
     directory: Path | None = typer.Argument(None, help="rule set folder (default: the area's)"),
 ) -> None:
-    """Check a rule set, then sync its provider directory into the database."""
-    folder = _rule_set_dir(directory)
-    _checked(folder)
-    _load_providers(_session_factory(), folder / "providers.toml", datetime.now(UTC))
+    """Check a rule set, then sync its provider directory into the database. A running
+    service keeps the rules it started with: restart it (each replica) to route by these."""
+    rules = _checked(_paths(directory))
+    _load_providers(_session_factory(), rules, datetime.now(UTC))
+    typer.echo("restart the service (each replica) to route by these rules")
 
 
-def _load_providers(factory, path: Path, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _load_providers(factory: sessionmaker[Session], rules: RuleSources, now: datetime) -> None:
     with transaction(factory) as session:
-        report = provider_service.load_directory(session, path=path, now=now)
+        report = provider_service.sync_directory(
+            session, directory=rules.rule_set.directory, now=now
+        )
     typer.echo(
-        f"providers from {path}: {len(report.added)} added {report.added or ''}, "
-        f"{len(report.updated)} updated {report.updated or ''}, "
+        f"providers from {rules.paths.directory}: {len(report.added)} added "
+        f"{report.added or ''}, {len(report.updated)} updated {report.updated or ''}, "
         f"{len(report.unchanged)} unchanged (live accepting and capacity kept)"
     )
 
@@ -173,20 +179,20 @@ def demo(
 ) -> None:
     """Load the demo area's providers, one user per role, and a synthetic history of
     referrals (in bulk; a few received lately are left open for the live demo)."""
-    from triage.history import add_history
+    from triage.demo import add_history
 
     settings = get_settings()
     factory = _session_factory()
     now = datetime.now(UTC)
-    folder = _rule_set_dir(None)
-    _checked(folder)
-    _load_providers(factory, folder / "providers.toml", now)
+    rules = _checked(_paths(None))
+    _load_providers(factory, rules, now)
     if not no_users:
         _add_demo_users(factory, now)
     if referrals:
         with typer.progressbar(length=referrals, label="demo history", file=sys.stderr) as bar:
             added = add_history(
                 factory,
+                rules=rules,
                 settings=settings,
                 count=referrals,
                 now=now,
@@ -201,12 +207,12 @@ def demo(
         )
 
 
-def _add_demo_users(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _add_demo_users(factory: sessionmaker[Session], now: datetime) -> None:
     shared = os.environ.get("TRIAGE_PASSWORD")
     lines = []
     with transaction(factory) as session:
         for username, role, provider in DEMO_USERS:
-            if session.query(User.id).filter(User.username == username).first():
+            if auth_service.username_taken(session, username):
                 lines.append(f"  {username:<18} {role.value:<13} (exists; password unchanged)")
                 continue
             password = shared or secrets.token_urlsafe(12)

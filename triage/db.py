@@ -94,6 +94,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def session_factory_for(url: str) -> sessionmaker[Session]:
+    """Sessions on the database at `url` (what each command opens)."""
+    return make_session_factory(make_engine(url))
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

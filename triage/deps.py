@@ -1,20 +1,38 @@
-"""Dependencies shared by every router: the request's transaction, the clock, settings."""
+"""Dependencies shared by every router: the request's transaction, the clock, settings, the
+rule sources, and the signed-in caller.
+
+They read only what `triage/app.py` put on `app.state`, so a route depends on what a caller
+is, never on how tokens are checked: app.py wires `triage.auth` in as `authenticate`.
+"""
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from triage.caller import Caller, require_role
 from triage.config import Settings
+from triage.errors import parse_body
+from triage.lifecycle.codes import Role
+from triage.rule_sources import RuleSources
 
 Clock = Callable[[], datetime]
+M = TypeVar("M", bound=BaseModel)
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class Authenticate(Protocol):
+    """How a bearer token becomes a caller (401 without a current token)."""
+
+    def __call__(self, session: Session, *, token: str | None, now: datetime) -> Caller: ...
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -68,8 +86,75 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_rules(request: Request) -> RuleSources:
+    rules: RuleSources = request.app.state.rules
+    return rules
+
+
 # scope="function": commit before the answer is sent, so a 200 means the change is stored.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 ReportsSession = Annotated[Session, Depends(get_reports_session, scope="function")]
 Now = Annotated[datetime, Depends(get_now)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+Rules = Annotated[RuleSources, Depends(get_rules)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def current_caller(request: Request, session: DbSession, now: Now, token: BearerToken) -> Caller:
+    """The signed-in caller (401 without a current bearer token)."""
+    authenticate: Authenticate = request.app.state.authenticate
+    return authenticate(session, token=token, now=now)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def allow_roles(*roles: Role) -> Callable[[Caller], Any]:
+    """A dependency answering 403 before anything else is read, for a role never allowed.
+
+    Build each once (the aliases below): FastAPI resolves a dependency once per request, so
+    a route and its scope dependency share one check.
+    """
+    allowed = frozenset(roles)
+
+    async def check(caller: CurrentCaller) -> Caller:  # pure: runs inline, no thread hop
+        return require_role(caller, allowed)
+
+    return check
+
+
+triage_only = allow_roles(Role.triage)
+triage_or_provider = allow_roles(Role.triage, Role.provider)
+triage_or_admin = allow_roles(Role.triage, Role.admin)
+admin_only = allow_roles(Role.admin)
+admin_or_provider = allow_roles(Role.admin, Role.provider)
+report_readers = allow_roles(Role.commissioner, Role.admin)
+TriageOnly = Annotated[Caller, Depends(triage_only)]
+TriageOrProvider = Annotated[Caller, Depends(triage_or_provider)]
+TriageOrAdmin = Annotated[Caller, Depends(triage_or_admin)]
+AdminOnly = Annotated[Caller, Depends(admin_only)]
+AdminOrProvider = Annotated[Caller, Depends(admin_or_provider)]
+ReportReader = Annotated[Caller, Depends(report_readers)]
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def body_after(model: type[M], checked: Any) -> Any:
+    """A dependency answering the request body as `model` (422 naming each bad field),
+    resolved only after `checked` (a caller's role, a referral's scope), so the order of
+    answers stays 401, 403, 404, 422, 409: FastAPI's own body parsing would answer 422 first.
+    """
+
+    async def parse(payload: Annotated[bytes, Depends(raw_body)], _: checked) -> M:
+        return parse_body(model, payload)
+
+    return Depends(parse)
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI text for a JSON body that a route reads through `body_after`."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

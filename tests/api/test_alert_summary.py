@@ -12,6 +12,7 @@ from triage.deadlines.sweeps import (
     remind_uncontacted,
     warn_vcop_due_soon,
 )
+from triage.rule_sources import RuleSources
 
 QUEUES = ["received", "contacting", "assessing", "awaiting_provider", "in_support"]
 KINDS = [
@@ -79,7 +80,7 @@ class TestNothingDue:
 
 class TestCountsAsTheClockMoves:
     def test_a_right_is_due_soon_then_overdue_in_its_queue(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         # Reported Monday 23 November, enhanced: R3 falls due at the end of Tuesday; it is
         # Tuesday 10:00, inside the 24-hour window. A burglary's R3 has five working days.
@@ -88,7 +89,7 @@ class TestCountsAsTheClockMoves:
         assert counts(summary(triage)) == only(received=(0, 1))
         clock.advance(days=1)
         assert counts(summary(triage)) == only(received=(1, 0))
-        mark_vcop_breaches(session_factory, now=clock(), settings=settings)
+        mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings)
         assert counts(summary(triage)) == only(received=(1, 0))  # breached is still overdue
 
     def test_an_open_offer_is_due_soon_then_overdue_while_awaiting_the_provider(

@@ -286,7 +286,7 @@ class TestGroupings:
 class TestProviderDeclines:
     def test_declines_and_expiries_are_counted_with_their_reasons(
         self, sign_in: Any, triage: Api, worker: Api, clock: FakeClock, settings: Any,
-        session_factory: Any,
+        rules: Any, session_factory: Any,
     ) -> None:  # fmt: skip
         from tests.api.flows import offered
         from triage.deadlines.sweeps import expire_overdue_offers
@@ -297,7 +297,7 @@ class TestProviderDeclines:
         for _ in range(6):
             offered(triage)
         clock.advance(hours=80)
-        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
         answer = ok(
             sign_in("commissioner").get(
                 "/api/reports/providers", params={"from": "2026-11-24", "to": "2026-11-30"}

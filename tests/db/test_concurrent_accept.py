@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support import Api, FakeClock
 from triage.app import create_app
 from triage.auth.models import User
-from triage.auth.service import Caller
+from triage.caller import Caller
 from triage.config import Settings
 from triage.db import transaction
 from triage.lifecycle.codes import Event, Role
@@ -39,6 +39,7 @@ from triage.providers.models import Provider
 from triage.referrals.context import load
 from triage.referrals.events import EventRefused, apply_event
 from triage.referrals.schemas import Accept
+from triage.rule_sources import RuleSources
 
 ROUNDS = 5
 PROVIDER = "core-general"
@@ -233,11 +234,14 @@ def race_in_service(
     read it, accepts it: answers each caller's outcome."""
     barrier = threading.Barrier(len(callers))
     outcomes: dict[str, Any] = {}
+    rules = RuleSources.from_settings(settings)
 
     def work(caller: Caller) -> None:
         try:
             with transaction(session_factory) as session:
-                context = load(session, caller=caller, referral_id=UUID(rid), settings=settings)
+                context = load(
+                    session, caller=caller, referral_id=UUID(rid), rules=rules, settings=settings
+                )
                 read = context.referral.version
                 barrier.wait(timeout=30)  # every caller has read `read`; now all write
                 apply_event(

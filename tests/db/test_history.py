@@ -22,15 +22,15 @@ from triage.audit.models import AuditEvent
 from triage.auth.service import add_user
 from triage.config import Settings
 from triage.db import transaction
-from triage.history import add_history, deferred, tables
-from triage.history.world import Actor, CachedCalendar, build_world
+from triage.demo import add_history, deferred, tables
+from triage.demo.world import Actor, CachedCalendar, build_world
 from triage.lifecycle.codes import CLOSURE_REASONS_BEFORE_SUPPORT, CLOSURE_REASONS_IN_SUPPORT, Role
 from triage.providers.models import Provider
 from triage.referrals.models import Offer, Referral
 from triage.reports import facts as case_facts
 from triage.reports import fold
 from triage.reports.models import ReportCase, ReportCount
-from triage.routing.rules import load_rule_set
+from triage.rule_sources import RuleSources
 from triage.vcop.calendar import WorkingCalendar
 from triage.vcop.models import EntitlementCheck
 
@@ -56,6 +56,7 @@ def history(
     request: pytest.FixtureRequest,
     session_factory: sessionmaker[Session],
     settings: Settings,
+    rules: RuleSources,
     providers: list[str],
 ) -> sessionmaker[Session]:
     """300 referrals. On PostgreSQL the load runs with the foreign keys and plain indexes
@@ -76,6 +77,7 @@ def history(
             )
     added = add_history(
         session_factory,
+        rules=rules,
         settings=settings,
         count=300,
         now=NOW,
@@ -183,9 +185,10 @@ def _counts(session: Session) -> dict[tuple, int]:
 
 def test_conversion_falls_in_the_range_comparable_units_report() -> None:
     settings = Settings()
-    rule_set = load_rule_set(Path(settings.rules_dir) / settings.rule_set)
-    ids = {p.code: i for i, p in enumerate(rule_set.directory.providers, start=1)}
+    rules = RuleSources.from_settings(settings)
+    ids = {p.code: i for i, p in enumerate(rules.rule_set.directory.providers, start=1)}
     world = build_world(
+        rules,
         settings,
         now=NOW,
         users={"triage": Actor(1, "t", "triage"), "intake": Actor(2, "i", "intake")},
@@ -262,7 +265,7 @@ def _catalog(engine: Engine) -> list[str]:
 
 
 def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
-    history: sessionmaker[Session], engine: Engine, settings: Settings
+    history: sessionmaker[Session], engine: Engine, settings: Settings, rules: RuleSources
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("indexes and keys are deferred on PostgreSQL only")
@@ -276,7 +279,7 @@ def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
         connection.execute(DropConstraint(keys[0]))
         connection.execute(DropIndex(indexes[0]))
     assert _catalog(engine) != made
-    again = add_history(history, settings=settings, count=300, now=NOW, defer_from=100)
+    again = add_history(history, rules=rules, settings=settings, count=300, now=NOW, defer_from=100)
     assert again.referrals == 0
     assert _catalog(engine) == made
     # A load that fails still gets them back.
@@ -334,6 +337,7 @@ def test_workers_add_to_rollups_already_there_as_a_rebuild_would(
     history: sessionmaker[Session],
     engine: Engine,
     settings: Settings,
+    rules: RuleSources,
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("worker processes write to PostgreSQL only")
@@ -343,7 +347,14 @@ def test_workers_add_to_rollups_already_there_as_a_rebuild_would(
     if request.node.callspec.params["history"] == "workers":
         _assert_rollups_stored_in_key_order(engine)
     more = add_history(
-        history, settings=settings, count=400, now=NOW, workers=2, chunk=50, parallel_from=50
+        history,
+        rules=rules,
+        settings=settings,
+        count=400,
+        now=NOW,
+        workers=2,
+        chunk=50,
+        parallel_from=50,
     )
     assert more.referrals == 100
     with transaction(history) as session:

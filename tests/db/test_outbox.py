@@ -15,8 +15,9 @@ from triage.config import Settings
 from triage.db import transaction
 from triage.deadlines.sweeps import expire_overdue_offers
 from triage.notifications.models import OutboxMessage
-from triage.notifications.outbox import dispatch, enqueue
 from triage.notifications.protocol import Outgoing
+from triage.notifications.service import dispatch, enqueue
+from triage.rule_sources import RuleSources
 
 
 @pytest.fixture
@@ -60,12 +61,12 @@ def put(session_factory, clock: FakeClock, count: int = 1) -> None:
 
 class TestWrittenWithTheCause:
     def test_an_alert_writes_one_message_naming_no_victim(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
         clock.advance(hours=49)
-        expire_overdue_offers(session_factory, now=clock(), settings=settings)
-        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
         (message,) = [m for m in messages(session_factory) if m.kind != "offer"]
         assert message.kind == "offer_expired" and message.recipient == settings.unit_notify_address
         assert f"/api/referrals/{ref['id']}" in message.body

@@ -21,7 +21,7 @@ from triage.deadlines.sweeps import expire_overdue_offers
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import Offer, Referral
-from triage.routing.service import current_engine
+from triage.rule_sources import RuleSources
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEPER = """
@@ -31,6 +31,7 @@ from pathlib import Path
 from triage.config import Settings
 from triage.db import make_engine, make_session_factory
 from triage.deadlines import sweeps
+from triage.rule_sources import RuleSources
 
 url, now, marker = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
 if marker != "-":
@@ -41,8 +42,9 @@ if marker != "-":
         time.sleep(600)
     sweeps.raise_alerts = stall
 settings = Settings(database_url=url, scheduler=False)
+rules = RuleSources.from_settings(settings)
 factory = make_session_factory(make_engine(url))
-print(sweeps.expire_overdue_offers(factory, now=now, settings=settings, batch=50))
+print(sweeps.expire_overdue_offers(factory, now=now, rules=rules, settings=settings, batch=50))
 """
 
 
@@ -51,7 +53,7 @@ def overdue_offers(
 ) -> None:
     """`count` referrals awaiting core-general, each offer past its respond-by time; their
     references are numbered from `first`."""
-    rule_set_hash = current_engine(settings).hash
+    rule_set_hash = RuleSources.from_settings(settings).engine.hash
     past = clock() - timedelta(days=3)
     with transaction(session_factory) as session:
         provider_id = session.scalar(select(Provider.id).where(Provider.code == "core-general"))
@@ -178,6 +180,7 @@ class TestKilledSweeper:
         providers,
         session_factory,
         settings: Settings,
+        rules: RuleSources,
         clock: FakeClock,
         database_url: str,
         tmp_path: Path,
@@ -192,5 +195,8 @@ class TestKilledSweeper:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert tally(session_factory) == (0, 60, 0)  # nothing of the killed batch remains
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 60
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
+            == 60
+        )
         assert tally(session_factory) == (60, 0, 60)

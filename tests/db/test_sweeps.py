@@ -18,6 +18,7 @@ from triage.deadlines.sweeps import (
     remind_uncontacted,
     warn_vcop_due_soon,
 )
+from triage.rule_sources import RuleSources
 from triage.vcop.models import EntitlementCheck
 
 DA_HIGH = {"crime_type": "domestic_abuse"}
@@ -39,7 +40,7 @@ def count(session_factory, *conditions) -> int:
 
 class TestOfferExpiry:
     def test_an_unanswered_offer_expires_to_the_next_candidate_once(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         ref = ok(
             triage.event(
@@ -48,27 +49,35 @@ class TestOfferExpiry:
                 r["version"],
             )
         )
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 0
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings) == 0
+        )
         clock.advance(hours=25)  # the IDVA service answers within 24 hours
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 1
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings) == 1
+        )
         detail = ok(triage.get(f"/api/referrals/{ref['id']}"))
         assert detail["state"] == "awaiting_provider"
         assert [(o["provider"], o["answer"]) for o in detail["offers"]] == [
             ("da-idva", "expired"),
             ("core-general", None),
         ]
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 0
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings) == 0
+        )
         assert (
             count(session_factory, AuditEvent.action == "expire", AuditEvent.actor_role == "system")
             == 1
         )
 
     def test_with_no_candidate_left_the_referral_returns_to_the_unit(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
         clock.advance(hours=49)
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 1
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings) == 1
+        )
         detail = ok(triage.get(f"/api/referrals/{ref['id']}"))
         assert detail["state"] == "assessing"
         why = ok(triage.get(f"/api/referrals/{ref['id']}/routing"))
@@ -76,7 +85,13 @@ class TestOfferExpiry:
         assert why["skipped"][0]["reason"] == "expired"
 
     def test_two_sweeps_at_once_expire_every_offer_exactly_once(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, database_url: str
+        self,
+        triage: Api,
+        clock: FakeClock,
+        session_factory,
+        settings: Settings,
+        rules: RuleSources,
+        database_url: str,
     ) -> None:
         if not database_url.startswith("postgresql"):
             pytest.skip("SKIP LOCKED between concurrent sweeps: PostgreSQL only")
@@ -90,7 +105,9 @@ class TestOfferExpiry:
         def sweep() -> None:
             barrier.wait()
             results.append(
-                expire_overdue_offers(session_factory, now=clock(), settings=settings, batch=5)
+                expire_overdue_offers(
+                    session_factory, now=clock(), rules=rules, settings=settings, batch=5
+                )
             )
 
         threads = [threading.Thread(target=sweep) for _ in range(2)]
@@ -104,13 +121,13 @@ class TestOfferExpiry:
 
 class TestVcopBreaches:
     def test_a_right_past_due_is_marked_breached_once(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         ref = triage.create(crime_type="domestic_abuse")  # enhanced: R3 due in one working day
-        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 0
+        assert mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings) == 0
         clock.advance(days=4)
-        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 1
-        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings) == 0
+        assert mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings) == 1
+        assert mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings) == 0
         r3 = next(
             r
             for r in ok(triage.get(f"/api/referrals/{ref['id']}/vcop"))["rights"]
@@ -131,17 +148,22 @@ class TestVcopBreaches:
         assert ok(triage.get(f"/api/referrals/{ref['id']}"))["entitlements"]["breached"] == ["R3"]
 
     def test_what_fell_due_while_down_is_swept_by_the_first_run(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         for _ in range(3):
             triage.create(crime_type="sexual_offence")
         clock.advance(days=30)
-        assert mark_vcop_breaches(session_factory, now=clock(), settings=settings, batch=2) == 3
+        assert (
+            mark_vcop_breaches(
+                session_factory, now=clock(), rules=rules, settings=settings, batch=2
+            )
+            == 3
+        )
 
 
 class TestScheduler:
     def test_one_job_sweeps_everything_coalesced_one_at_a_time_from_the_start(
-        self, session_factory, settings: Settings, clock: FakeClock
+        self, session_factory, settings: Settings, rules: RuleSources, clock: FakeClock
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -152,6 +174,7 @@ class TestScheduler:
         add_sweep_job(
             scheduler,
             factory=session_factory,
+            rules=rules,
             settings=settings,
             clock=clock,
             notifier=LogNotifier(),
@@ -166,12 +189,18 @@ class TestScheduler:
 
 class TestAlerts:
     def test_an_expired_offer_raises_one_alert_the_unit_can_acknowledge(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, sign_in
+        self,
+        triage: Api,
+        clock: FakeClock,
+        session_factory,
+        settings: Settings,
+        rules: RuleSources,
+        sign_in,
     ) -> None:
         ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
         clock.advance(hours=49)
-        expire_overdue_offers(session_factory, now=clock(), settings=settings)
-        expire_overdue_offers(session_factory, now=clock(), settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
+        expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
         items = ok(triage.get("/api/alerts"))["items"]
         expired = [a for a in items if a["kind"] == "offer_expired"]
         assert len(expired) == 1 and expired[0]["referral"] == ref["id"]
@@ -186,7 +215,7 @@ class TestAlerts:
         assert sign_in("commissioner").get("/api/alerts").status_code == 403
 
     def test_a_breach_and_a_right_due_soon_each_raise_one_alert(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings
+        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         # Reported Monday 23 November, enhanced: R3 is due at the end of Tuesday; it is
         # Tuesday 10:00, inside the 24-hour warning window.
@@ -194,7 +223,7 @@ class TestAlerts:
         warn_vcop_due_soon(session_factory, now=clock(), settings=settings)
         warn_vcop_due_soon(session_factory, now=clock(), settings=settings)
         clock.advance(days=4)
-        mark_vcop_breaches(session_factory, now=clock(), settings=settings)
+        mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings)
         kinds = [a["kind"] for a in ok(triage.get("/api/alerts"))["items"]]
         assert kinds.count("vcop_due_soon") == 1 and kinds.count("vcop_breached") == 1
 
@@ -263,7 +292,13 @@ class TestHateCrimeSpikes:
 
 class TestLoadWithinABatch:
     def test_capacity_taken_earlier_in_the_same_batch_counts(
-        self, triage: Api, clock: FakeClock, session_factory, settings: Settings, sign_in
+        self,
+        triage: Api,
+        clock: FakeClock,
+        session_factory,
+        settings: Settings,
+        rules: RuleSources,
+        sign_in,
     ) -> None:
         admin = sign_in("admin")
         ok(admin.put("/api/providers/core-general/capacity", {"accepting": True, "capacity": 1}))
@@ -278,14 +313,16 @@ class TestLoadWithinABatch:
             for _ in range(2)
         ]
         clock.advance(hours=25)  # both IDVA offers expire in one batch; one general place left
-        assert expire_overdue_offers(session_factory, now=clock(), settings=settings) == 2
+        assert (
+            expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings) == 2
+        )
         states = sorted(ok(triage.get(f"/api/referrals/{r['id']}"))["state"] for r in referrals)
         assert states == ["assessing", "awaiting_provider"]
 
 
 class TestStatementsPerExpiry:
     def test_a_batch_loads_its_referrals_and_raises_its_alerts_together(
-        self, providers, session_factory, settings: Settings, clock: FakeClock, engine
+        self, providers, session_factory, settings: Settings, rules: RuleSources, clock, engine
     ) -> None:
         """Six statements per expired offer going back to the unit; the rest is per batch."""
         seen: list[str] = []
@@ -298,7 +335,9 @@ class TestStatementsPerExpiry:
             seen.clear()
             event.listen(engine, "before_cursor_execute", count)
             try:
-                swept = expire_overdue_offers(session_factory, now=clock(), settings=settings)
+                swept = expire_overdue_offers(
+                    session_factory, now=clock(), rules=rules, settings=settings
+                )
             finally:
                 event.remove(engine, "before_cursor_execute", count)
             assert swept == offers

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
 from triage.routing.engine import Engine, RoutingInput, skip_reason, statuses_from_directory
-from triage.routing.rules import load_rule_set
+from triage.rule_sources import load_rule_set
 
 RULES = load_rule_set(Path(__file__).resolve().parents[2] / "routing_rules" / "derbyshire")
 ENGINE = Engine(RULES)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from triage.lifecycle.codes import CrimeType
-from triage.vcop.editions import ConsentRules, Edition, edition_in_force, load_editions
+from triage.rule_sources import RulesError, load_editions
+from triage.vcop.editions import ConsentRules, Edition, edition_in_force
 
 VCOP_DIR = Path(__file__).resolve().parents[2] / "routing_rules" / "vcop"
 EXPLICIT = ["sexual_offence", "child_sexual_exploitation", "domestic_abuse", "homicide_bereavement"]
@@ -32,7 +33,7 @@ class TestLoadEditions:
             assert edition.title
 
     def test_a_folder_with_no_edition_is_an_error(self, tmp_path):
-        with pytest.raises(FileNotFoundError):
+        with pytest.raises(RulesError, match="no Victims' Code edition"):
             load_editions(tmp_path)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from triage.routing.engine import Engine, RoutingInput, statuses_from_directory
-from triage.routing.rules import load_rule_set
+from triage.rule_sources import load_rule_set
 
 RULES = Path(__file__).resolve().parents[2] / "routing_rules" / "derbyshire"
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.routing.check import check_rule_set
-from triage.routing.rules import RulesError
+from triage.rule_sources import RulesError, check_rule_set
 
 SHIPPED = Path(__file__).resolve().parents[2] / "routing_rules" / "derbyshire"
 

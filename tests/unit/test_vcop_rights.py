@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from triage.rule_sources import load_editions
 from triage.vcop.calendar import WorkingCalendar
-from triage.vcop.editions import edition_in_force, load_editions
+from triage.vcop.editions import edition_in_force
 from triage.vcop.rights import VcopFacts, enhanced_reasons, evaluate
 
 EDITIONS = load_editions(Path(__file__).resolve().parents[2] / "routing_rules" / "vcop")

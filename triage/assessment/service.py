@@ -1,141 +1,112 @@
-"""Recording the needs assessment and changing consent, each audited with before and after."""
+"""Writing a referral's assessment row: the answers of a body, consent with who recorded it.
+
+The referral's use cases (`triage.referrals.assessing`) check scope, version and state, and
+record the change; these functions only change the row and say what it was before and after.
+"""
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.orm import Session
 
+from triage.assessment import repository
+from triage.assessment.answers import Answers
 from triage.assessment.models import Assessment
 from triage.assessment.rules import risk_level
-from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
-from triage.audit import service as audit
-from triage.auth.service import Caller
-from triage.config import Settings
-from triage.errors import parse_body
-from triage.lifecycle.codes import VULNERABILITY_FLAGS, Event, Role, State
-from triage.lifecycle.guards import consent_gate
-from triage.referrals.context import ReferralContext, load, require_person_level
-from triage.referrals.events import apply_event, refuse
-from triage.referrals.schemas import EventBody
-from triage.vcop import service as vcop_service
+from triage.assessment.schemas import AssessmentBody, Consent
+from triage.lifecycle.codes import VULNERABILITY_FLAGS
 
-TRIAGE_ONLY = frozenset({Role.triage})
+Snapshot = dict[str, Any] | None
 
 
-def record_assessment(
+def answers_of(assessment: Assessment | None) -> Answers | None:
+    """A stored assessment's answers."""
+    if assessment is None:
+        return None
+    return Answers(
+        needs=tuple(assessment.needs),
+        dash_score=assessment.dash_score,
+        professional_judgement=assessment.professional_judgement,
+        risk_level=assessment.risk_level,
+        vulnerability={flag: getattr(assessment, flag) for flag in VULNERABILITY_FLAGS},
+        consent_to_share=assessment.consent_to_share,
+        consent_method=assessment.consent_method,
+        restorative_justice_interest=assessment.restorative_justice_interest,
+        care_leaver=assessment.care_leaver,
+    )
+
+
+def answers_from(body: AssessmentBody) -> Answers:
+    """A body's answers, as they would be stored (for a routing preview)."""
+    judgement = body.risk.professional_judgement
+    level = risk_level(body.risk.dash_score, judgement)
+    consent = body.consent
+    return Answers(
+        needs=tuple(n.value for n in body.needs),
+        dash_score=body.risk.dash_score,
+        professional_judgement=judgement.value if judgement else None,
+        risk_level=level.value if level else None,
+        vulnerability=body.vulnerability.model_dump(),
+        consent_to_share=consent.share_with_provider if consent else None,
+        consent_method=consent.method.value if consent and consent.method else None,
+        restorative_justice_interest=body.restorative_justice_interest,
+        care_leaver=body.care_leaver,
+    )
+
+
+def snapshot(assessment: Assessment | None) -> Snapshot:
+    """The stored answers as plain data, for the audit log."""
+    answers = answers_of(assessment)
+    return answers.snapshot() if answers else None
+
+
+def record_answers(
     session: Session,
     *,
-    caller: Caller,
     referral_id: UUID,
-    payload: bytes,
+    assessment: Assessment | None,
+    body: AssessmentBody,
+    user_id: int | None,
     now: datetime,
-    settings: Settings,
-) -> ReferralContext:
-    """Record (or replace) the needs, risk, vulnerability and consent answers."""
-    context, body = _open_referral(
-        session, caller, referral_id, AssessmentUpdate, payload, settings
-    )
-    assessment = context.assessment
+) -> tuple[Assessment, Snapshot, Snapshot]:
+    """Record (or replace) the answers; answers the row and its before and after."""
     before = snapshot(assessment)
     if assessment is None:
-        assessment = Assessment(referral_id=referral_id)
-        session.add(assessment)
-        context.assessment = assessment
-    assessment.needs = [n.value for n in body.needs]
-    assessment.dash_score = body.risk.dash_score
-    judgement = body.risk.professional_judgement
-    assessment.professional_judgement = judgement.value if judgement else None
-    level = risk_level(body.risk.dash_score, assessment.professional_judgement)
-    assessment.risk_level = level.value if level else None
-    for flag, value in body.vulnerability.model_dump().items():
+        assessment = repository.add(session, Assessment(referral_id=referral_id))
+    answers = answers_from(body)
+    assessment.needs = list(answers.needs)
+    assessment.dash_score = answers.dash_score
+    assessment.professional_judgement = answers.professional_judgement
+    assessment.risk_level = answers.risk_level
+    for flag, value in answers.vulnerability.items():
         setattr(assessment, flag, value)
-    assessment.restorative_justice_interest = body.restorative_justice_interest
-    assessment.care_leaver = body.care_leaver
-    assessment.assessed_by = caller.user_id
+    assessment.restorative_justice_interest = answers.restorative_justice_interest
+    assessment.care_leaver = answers.care_leaver
+    assessment.assessed_by = user_id
     assessment.assessed_at = now
     if body.consent is None:
-        _set_consent(assessment, None, None, caller, now, keep_if_same=False)
+        _set_consent(assessment, None, None, user_id, now, keep_if_same=False)
     else:
-        method = body.consent.method.value if body.consent.method else None
-        _set_consent(assessment, body.consent.share_with_provider, method, caller, now)
-    _bump(session, context, caller, "assessment", before, snapshot(assessment), now)
-    vcop_service.reevaluate(session, context=context, caller=caller, trigger="assessment", now=now)
-    _stop_sharing_if_consent_fails(session, context, caller, now)
-    return context
+        _set_consent(assessment, answers.consent_to_share, answers.consent_method, user_id, now)
+    return assessment, before, snapshot(assessment)
 
 
-def change_consent(
-    session: Session,
-    *,
-    caller: Caller,
-    referral_id: UUID,
-    payload: bytes,
-    now: datetime,
-    settings: Settings,
-) -> ReferralContext:
-    """Give or withdraw consent to share; withdrawing withdraws any open offer (DESIGN 7)."""
-    context, body = _open_referral(session, caller, referral_id, ConsentUpdate, payload, settings)
-    assessment = context.assessment
-    if assessment is None:
-        refuse(context, caller, ["assessment_incomplete"])
-        raise AssertionError  # refuse always raises
+def record_consent(
+    assessment: Assessment, *, consent: Consent, user_id: int | None, now: datetime
+) -> tuple[Snapshot, Snapshot]:
+    """Give or withdraw consent to share; answers the answers before and after."""
     before = snapshot(assessment)
-    method = body.method.value if body.method else None
-    _set_consent(assessment, body.share_with_provider, method, caller, now)
-    _bump(session, context, caller, "consent", before, snapshot(assessment), now)
-    vcop_service.reevaluate(session, context=context, caller=caller, trigger="consent", now=now)
-    _stop_sharing_if_consent_fails(session, context, caller, now)
-    return context
-
-
-def _stop_sharing_if_consent_fails(
-    session: Session, context: ReferralContext, caller: Caller, now: datetime
-) -> None:
-    """An open offer is withdrawn as soon as the consent gate no longer passes (DESIGN 7)."""
-    if context.referral.state != State.awaiting_provider:
-        return
-    if consent_gate(context.facts(), None) is None:
-        return
-    apply_event(
-        session,
-        context=context,
-        caller=caller,
-        event=Event.consent_withdrawn,
-        body=EventBody(version=context.referral.version),
-        now=now,
-    )
-
-
-B = TypeVar("B", AssessmentUpdate, ConsentUpdate)
-
-
-def _open_referral(
-    session: Session,
-    caller: Caller,
-    referral_id: UUID,
-    model: type[B],
-    payload: bytes,
-    settings: Settings,
-) -> tuple[ReferralContext, B]:
-    """Scope (404), then the body (422), then version and state (409)."""
-    require_person_level(caller, roles=TRIAGE_ONLY)
-    context = load(
-        session, caller=caller, referral_id=referral_id, settings=settings, for_update=True
-    )
-    body = parse_body(model, payload)
-    if body.version != context.referral.version:
-        refuse(context, caller, ["stale_version"])
-    if context.referral.state == State.closed:
-        refuse(context, caller, ["referral_closed"])
-    return context, body
+    method = consent.method.value if consent.method else None
+    _set_consent(assessment, consent.share_with_provider, method, user_id, now)
+    return before, snapshot(assessment)
 
 
 def _set_consent(
     assessment: Assessment,
     share: bool | None,
     method: str | None,
-    caller: Caller,
+    user_id: int | None,
     now: datetime,
     *,
     keep_if_same: bool = True,
@@ -149,48 +120,5 @@ def _set_consent(
         return
     assessment.consent_to_share = share
     assessment.consent_method = method
-    assessment.consent_recorded_by = caller.user_id if share is not None else None
+    assessment.consent_recorded_by = user_id if share is not None else None
     assessment.consent_recorded_at = now if share is not None else None
-
-
-def _bump(
-    session: Session,
-    context: ReferralContext,
-    caller: Caller,
-    action: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    now: datetime,
-) -> None:
-    referral = context.referral
-    referral.version += 1
-    referral.updated_at = now
-    session.flush()
-    audit.record(
-        session,
-        caller=caller,
-        action=action,
-        now=now,
-        referral_id=referral.id,
-        from_state=referral.state,
-        to_state=referral.state,
-        version=referral.version,
-        detail={"before": before, "after": after},
-    )
-
-
-def snapshot(assessment: Assessment | None) -> dict[str, Any] | None:
-    """The assessment's answers as plain data, for the audit log."""
-    if assessment is None:
-        return None
-    return {
-        "needs": list(assessment.needs),
-        "dash_score": assessment.dash_score,
-        "professional_judgement": assessment.professional_judgement,
-        "risk_level": assessment.risk_level,
-        "vulnerability": {flag: getattr(assessment, flag) for flag in VULNERABILITY_FLAGS},
-        "consent_to_share": assessment.consent_to_share,
-        "consent_method": assessment.consent_method,
-        "restorative_justice_interest": assessment.restorative_justice_interest,
-        "care_leaver": assessment.care_leaver,
-    }

@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from triage.audit import repository
 from triage.audit.models import AuditEvent
-from triage.auth.service import Caller
+from triage.caller import Caller
 
 
 def record(
@@ -24,8 +24,8 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit event to the current transaction (written at once, not on flush)."""
-    session.execute(
-        _INSERT,
+    repository.append(
+        session,
         {
             "referral_id": referral_id,
             "at": now,
@@ -41,14 +41,6 @@ def record(
     )
 
 
-# A Core insert built once, its values passed as parameters: the cheapest way to append.
-_INSERT = insert(AuditEvent.__table__)
-
-
 def timeline(session: Session, *, referral_id: UUID) -> list[AuditEvent]:
     """Every audit event of one referral, oldest first."""
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.referral_id == referral_id).order_by(AuditEvent.id)
-        )
-    )
+    return repository.timeline(session, referral_id)

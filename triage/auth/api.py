@@ -8,8 +8,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from triage.auth import service
-from triage.auth.deps import BearerToken, CurrentCaller
-from triage.deps import AppSettings, DbSession, Now
+from triage.deps import AppSettings, BearerToken, CurrentCaller, DbSession, Now
+from triage.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -43,5 +43,6 @@ def sign_in(
 @router.delete("/token", status_code=status.HTTP_204_NO_CONTENT)
 def sign_out(caller: CurrentCaller, token: BearerToken, session: DbSession, now: Now) -> None:
     """Revoke the token presented with this request."""
-    assert token is not None  # CurrentCaller has checked it
+    if token is None:  # CurrentCaller answered 401 already; kept for the type
+        raise NotAuthenticated("sign in first: no bearer token was sent")
     service.revoke_token(session, token=token, now=now)

@@ -6,17 +6,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
-from triage.auth.service import Caller
+from triage.caller import Caller
 from triage.deadlines import repository
 from triage.deadlines.models import Alert
 from triage.deadlines.schemas import AlertSummary, QueueCounts
 from triage.errors import Conflict, NotFound
-from triage.notifications.outbox import Message, enqueue_many
+from triage.notifications.service import Message, enqueue_many
 
 KINDS = (
     "contact_overdue",
@@ -78,7 +76,6 @@ def raise_alerts(
     for alert in alerts:
         first_of_each.setdefault(alert.key, alert)
     alerts = list(first_of_each.values())
-    statement = _INSERT[session.get_bind().dialect.name]
     rows = [
         {
             "key": a.key,
@@ -90,7 +87,7 @@ def raise_alerts(
         }
         for a in alerts
     ]
-    inserted = set(session.scalars(statement, rows))
+    inserted = repository.add_alerts(session, rows)
     if notify is not None:
         enqueue_many(session, [_message(a, notify) for a in alerts if a.key in inserted], now=now)
     return len(inserted)
@@ -110,20 +107,9 @@ def _message(alert: NewAlert, notify: Notify) -> Message:
     )
 
 
-_INSERT = {
-    name: dialect.insert(Alert.__table__)
-    .on_conflict_do_nothing(index_elements=["key"])
-    .returning(Alert.__table__.c.key)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-
-
 def open_alerts(session: Session, *, include_acknowledged: bool, limit: int) -> list[Alert]:
     """The newest alerts first; by default only those not yet acknowledged."""
-    query = select(Alert).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
-    if not include_acknowledged:
-        query = query.where(Alert.acknowledged_at.is_(None))
-    return list(session.scalars(query))
+    return repository.newest_alerts(session, include_acknowledged=include_acknowledged, limit=limit)
 
 
 def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertSummary:
@@ -149,7 +135,7 @@ def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertS
 
 def acknowledge(session: Session, *, caller: Caller, alert_id: int, now: datetime) -> Alert:
     """Mark an alert seen; acknowledging twice answers 409."""
-    alert = session.get(Alert, alert_id, with_for_update=True)
+    alert = repository.alert_for_update(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     if alert.acknowledged_at is not None:
@@ -170,3 +156,8 @@ def acknowledge(session: Session, *, caller: Caller, alert_id: int, now: datetim
         detail={"alert": alert_id, "kind": alert.kind},
     )
     return alert
+
+
+def alerted_since(session: Session, *, key_prefix: str, since: datetime) -> bool:
+    """Whether an alert whose key starts with `key_prefix` was raised at or after `since`."""
+    return repository.alerted_since(session, key_prefix=key_prefix, since=since)

@@ -2,18 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from triage.auth.deps import allow_roles
-from triage.auth.service import Caller
 from triage.deadlines import alerts
 from triage.deadlines.models import Alert
 from triage.deadlines.schemas import AlertList, AlertRead, AlertSummary
-from triage.deps import AppSettings, DbSession, Now
-from triage.lifecycle.codes import Role
+from triage.deps import AppSettings, DbSession, Now, TriageOrAdmin
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
-TriageOrAdmin = Annotated[Caller, Depends(allow_roles(Role.triage, Role.admin))]
 
 
 def alert_view(alert: Alert) -> AlertRead:

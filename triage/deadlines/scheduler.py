@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.config import Settings
 from triage.deadlines.sweeps import sweep_all
-from triage.notifications.outbox import dispatch
 from triage.notifications.protocol import Notifier
+from triage.notifications.service import dispatch
 from triage.reports.fold import fold_pending
+from triage.rule_sources import RuleSources
 
 log = logging.getLogger("triage.deadlines")
 
@@ -26,12 +27,13 @@ def add_sweep_job(
     scheduler: BaseScheduler,
     *,
     factory: sessionmaker[Session],
+    rules: RuleSources,
     settings: Settings,
     clock: Callable[[], datetime],
     notifier: Notifier,
 ) -> None:
     def tick() -> None:
-        swept = sweep_all(factory, now=clock(), settings=settings)
+        swept = sweep_all(factory, now=clock(), rules=rules, settings=settings)
         swept["messages_sent"] = dispatch(factory, notifier, now=clock())
         if any(swept.values()):
             log.info("deadline sweep: %s", swept)

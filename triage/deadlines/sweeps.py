@@ -12,38 +12,39 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from triage.auth.service import SYSTEM
+from triage.caller import SYSTEM
 from triage.config import Settings
 from triage.db import transaction
-from triage.deadlines.alerts import NewAlert, Notify, raise_alert, raise_alerts
-from triage.deadlines.models import Alert
+from triage.deadlines import repository
+from triage.deadlines.alerts import NewAlert, Notify, alerted_since, raise_alert, raise_alerts
 from triage.deadlines.spikes import judge_spike
 from triage.lifecycle.codes import Event, State
 from triage.referrals.context import ReferralContext, load_many
+from triage.referrals.entitlements import reevaluate
 from triage.referrals.events import apply_event
-from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.referrals.schemas import Expire
-from triage.vcop import service as vcop_service
-from triage.vcop.models import EntitlementCheck
-from triage.vcop.rights import BREACHED, PENDING
+from triage.rule_sources import RuleSources
+from triage.vcop.rights import BREACHED
 
 BATCH = 200
 MAX_BATCHES = 1000  # a bound, so a row that cannot be changed never spins a sweep forever
 
+# Claims up to `limit` due referrals: their ids in due order, and how many due rows were seen.
+Claim = Callable[[Session, datetime, int], tuple[list[UUID], int]]
+Handler = Callable[[Session, ReferralContext, list[NewAlert]], bool]
+
 
 def expire_overdue_offers(
-    factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    rules: RuleSources,
+    settings: Settings,
+    batch: int = BATCH,
 ) -> int:
     """Fire `expire` for every open offer past its respond-by time; answers how many."""
-    due = (
-        select(Referral.id)
-        .join(Offer, Offer.referral_id == Referral.id)
-        .where(Offer.answer.is_(None), Offer.respond_by <= now)
-        .order_by(Offer.respond_by)
-    )
 
     def expire(session: Session, context: ReferralContext, raised: list[NewAlert]) -> bool:
         if context.referral.state != State.awaiting_provider or not context.open_offer:
@@ -73,26 +74,23 @@ def expire_overdue_offers(
         )
         return True
 
-    return _sweep(factory, due, expire, now=now, settings=settings, batch=batch)
+    return _sweep(
+        factory, _claim_offers, expire, now=now, rules=rules, settings=settings, batch=batch
+    )
 
 
 def mark_vcop_breaches(
-    factory: sessionmaker[Session], *, now: datetime, settings: Settings, batch: int = BATCH
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    rules: RuleSources,
+    settings: Settings,
+    batch: int = BATCH,
 ) -> int:
     """Re-evaluate referrals with a right pending past its due time; answers how many."""
-    due = (
-        select(Referral.id)
-        .join(EntitlementCheck, EntitlementCheck.referral_id == Referral.id)
-        .where(
-            EntitlementCheck.current.is_(True),
-            EntitlementCheck.status == PENDING,
-            EntitlementCheck.due_at < now,
-        )
-        .order_by(EntitlementCheck.due_at)
-    )
 
     def recheck(session: Session, context: ReferralContext, raised: list[NewAlert]) -> bool:
-        evaluation = vcop_service.reevaluate(
+        evaluation = reevaluate(
             session, context=context, caller=None, trigger="deadline_sweep", now=now
         )
         raised.extend(
@@ -108,18 +106,26 @@ def mark_vcop_breaches(
         )
         return True
 
-    return _sweep(factory, due, recheck, now=now, settings=settings, batch=batch)
+    return _sweep(
+        factory, _claim_rights, recheck, now=now, rules=rules, settings=settings, batch=batch
+    )
 
 
-Handler = Callable[[Session, ReferralContext, list[NewAlert]], bool]
+def _claim_offers(session: Session, now: datetime, limit: int) -> tuple[list[UUID], int]:
+    return repository.claim_due_offers(session, now=now, limit=limit)
+
+
+def _claim_rights(session: Session, now: datetime, limit: int) -> tuple[list[UUID], int]:
+    return repository.claim_overdue_rights(session, now=now, limit=limit)
 
 
 def _sweep(
     factory: sessionmaker[Session],
-    due: Select[tuple[UUID]],
+    claim: Claim,
     handle: Handler,
     *,
     now: datetime,
+    rules: RuleSources,
     settings: Settings,
     batch: int,
 ) -> int:
@@ -133,9 +139,9 @@ def _sweep(
     handled = 0
     for _ in range(MAX_BATCHES):
         with transaction(factory) as session:
-            claimed, seen = _claim(session, due, batch)
+            claimed, seen = claim(session, now, batch)
             raised: list[NewAlert] = []
-            for context in load_many(session, referral_ids=claimed, settings=settings):
+            for context in load_many(session, referral_ids=claimed, rules=rules, settings=settings):
                 handled += handle(session, context, raised)
             raise_alerts(session, raised, now=now, notify=_notify(settings))
         if seen < batch:
@@ -147,16 +153,7 @@ def warn_vcop_due_soon(factory: sessionmaker[Session], *, now: datetime, setting
     """Raise one `vcop_due_soon` alert for each right falling due within the warning window."""
     horizon = now + timedelta(hours=settings.vcop_warning_hours)
     with transaction(factory) as session:
-        due = session.execute(
-            select(
-                EntitlementCheck.referral_id, EntitlementCheck.right, EntitlementCheck.due_at
-            ).where(
-                EntitlementCheck.current.is_(True),
-                EntitlementCheck.status == PENDING,
-                EntitlementCheck.due_at >= now,
-                EntitlementCheck.due_at <= horizon,
-            )
-        ).all()
+        due = repository.rights_due_between(session, start=now, end=horizon)
         for referral_id, right, due_at in due:
             raise_alert(
                 session,
@@ -175,20 +172,8 @@ def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, setting
     """`contact_overdue` when no attempt was made within the standard; `escalation` later."""
     standard = now - timedelta(hours=settings.contact_standard_hours)
     escalate = now - timedelta(hours=settings.contact_escalation_hours)
-    last_attempt = (
-        select(ContactAttempt.referral_id, func.max(ContactAttempt.at).label("at"))
-        .group_by(ContactAttempt.referral_id)
-        .subquery()
-    )
     with transaction(factory) as session:
-        waiting = session.execute(
-            select(Referral.id, Referral.received_at, Referral.version, last_attempt.c.at)
-            .outerjoin(last_attempt, last_attempt.c.referral_id == Referral.id)
-            .where(
-                Referral.state.in_([State.received, State.contacting]),
-                func.coalesce(last_attempt.c.at, Referral.received_at) <= standard,
-            )
-        ).all()
+        waiting = repository.uncontacted_since(session, before=standard)
         for referral_id, received_at, version, attempted_at in waiting:
             detail = {"last_attempt_at": attempted_at.isoformat() if attempted_at else None}
             raise_alert(
@@ -220,23 +205,13 @@ def _notify(settings: Settings) -> Notify:
     return Notify(recipient=settings.unit_notify_address, base_url=settings.public_base_url)
 
 
-def _claim(session: Session, due: Select[tuple[UUID]], batch: int) -> tuple[list[UUID], int]:
-    """Lock up to `batch` due rows' referrals that no other sweep holds.
-
-    Answers the distinct referrals, in due order, and how many rows were seen (a referral
-    with two due rows counts twice there, so the caller knows whether to fetch more).
-    """
-    rows = list(session.scalars(due.limit(batch).with_for_update(of=Referral, skip_locked=True)))
-    return list(dict.fromkeys(rows)), len(rows)
-
-
 def sweep_all(
-    factory: sessionmaker[Session], *, now: datetime, settings: Settings
+    factory: sessionmaker[Session], *, now: datetime, rules: RuleSources, settings: Settings
 ) -> dict[str, int]:
     """Every sweep once, in order; what a scheduler tick runs."""
     return {
-        "offers_expired": expire_overdue_offers(factory, now=now, settings=settings),
-        "vcop_rechecked": mark_vcop_breaches(factory, now=now, settings=settings),
+        "offers_expired": expire_overdue_offers(factory, now=now, rules=rules, settings=settings),
+        "vcop_rechecked": mark_vcop_breaches(factory, now=now, rules=rules, settings=settings),
         "vcop_due_soon": warn_vcop_due_soon(factory, now=now, settings=settings),
         "uncontacted": remind_uncontacted(factory, now=now, settings=settings),
         "hate_crime_spikes": detect_hate_crime_spikes(factory, now=now, settings=settings),
@@ -257,12 +232,9 @@ def detect_hate_crime_spikes(
     since = now - window * (windows + 1)
     counts: dict[tuple[str, str], list[int]] = {}
     with transaction(factory) as session:
-        rows = session.execute(
-            select(Referral.received_at, Referral.area, Referral.hate_strands).where(
-                Referral.received_at > since, Referral.received_at <= now
-            )
-        ).all()
-        for received_at, area, strands in rows:
+        for received_at, area, strands in repository.received_between(
+            session, start=since, end=now
+        ):
             back = int((now - received_at) / window)  # 0 is the latest window
             for strand in strands or ():
                 counts.setdefault((strand, area), [0] * (windows + 1))[min(back, windows)] += 1
@@ -274,12 +246,15 @@ def detect_hate_crime_spikes(
                 p=settings.spike_p_value,
                 min_count=settings.spike_min_count,
             )
-            if not verdict.spike or _spike_alerted(session, strand, area, now - window):
+            key_prefix = f"hate_crime_spike:{strand}:{area}:"
+            if not verdict.spike or alerted_since(
+                session, key_prefix=key_prefix, since=now - window
+            ):
                 continue
             raise_alert(
                 session,
                 notify=Notify(settings.hate_crime_spoc_address, settings.public_base_url),
-                key=f"hate_crime_spike:{strand}:{area}:{now.isoformat()}",
+                key=f"{key_prefix}{now.isoformat()}",
                 kind="hate_crime_spike",
                 now=now,
                 detail={
@@ -294,17 +269,3 @@ def detect_hate_crime_spikes(
             )
             raised += 1
     return raised
-
-
-def _spike_alerted(session: Session, strand: str, area: str, since: datetime) -> bool:
-    return (
-        session.scalar(
-            select(Alert.id)
-            .where(
-                Alert.key.startswith(f"hate_crime_spike:{strand}:{area}:"),
-                Alert.raised_at >= since,
-            )
-            .limit(1)
-        )
-        is not None
-    )

@@ -2,20 +2,26 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Path, status
 
-from triage.auth.deps import CurrentCaller, allow_roles
-from triage.auth.service import Caller
-from triage.deps import DbSession, Now
-from triage.lifecycle.codes import Role
+from triage.deps import (
+    AdminOnly,
+    AdminOrProvider,
+    CurrentCaller,
+    DbSession,
+    Now,
+    body_after,
+    json_body,
+)
 from triage.providers import service
 from triage.providers.models import Provider
-from triage.providers.schemas import CapacityUpdate, ProviderEntry, ProviderList, ProviderRead
+from triage.providers.schemas import CapacityUpdate, ProviderList, ProviderRead
+from triage.routing.rules import PROVIDER_CODE, ProviderEntry
 
 router = APIRouter(prefix="/api/providers", tags=["providers"])
-ProviderCode = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
-AdminOnly = Annotated[Caller, Depends(allow_roles(Role.admin))]
-AdminOrProvider = Annotated[Caller, Depends(allow_roles(Role.admin, Role.provider))]
+ProviderCode = Annotated[str, Path(pattern=PROVIDER_CODE)]
+EntryBody = Annotated[ProviderEntry, body_after(ProviderEntry, AdminOnly)]
+CapacityBody = Annotated[CapacityUpdate, body_after(CapacityUpdate, AdminOrProvider)]
 
 
 def provider_view(provider: Provider) -> ProviderRead:
@@ -34,26 +40,39 @@ def read_provider(code: ProviderCode, caller: CurrentCaller, session: DbSession)
     return provider_view(service.get_provider(session, code=code))
 
 
-@router.post("", response_model=ProviderRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ProviderRead,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=json_body(ProviderEntry.model_json_schema()),
+)
 def create_provider(
-    entry: ProviderEntry, caller: AdminOnly, session: DbSession, now: Now
+    caller: AdminOnly, entry: EntryBody, session: DbSession, now: Now
 ) -> ProviderRead:
     """Add a provider to the directory (admin)."""
     return provider_view(service.create_provider(session, caller=caller, entry=entry, now=now))
 
 
-@router.put("/{code}", response_model=ProviderRead)
+@router.put(
+    "/{code}",
+    response_model=ProviderRead,
+    openapi_extra=json_body(ProviderEntry.model_json_schema()),
+)
 def update_provider(
-    code: ProviderCode, entry: ProviderEntry, caller: AdminOnly, session: DbSession, now: Now
+    code: ProviderCode, caller: AdminOnly, entry: EntryBody, session: DbSession, now: Now
 ) -> ProviderRead:
     """Replace a provider's directory entry (admin)."""
     provider = service.update_provider(session, caller=caller, code=code, entry=entry, now=now)
     return provider_view(provider)
 
 
-@router.put("/{code}/capacity", response_model=ProviderRead)
+@router.put(
+    "/{code}/capacity",
+    response_model=ProviderRead,
+    openapi_extra=json_body(CapacityUpdate.model_json_schema()),
+)
 def set_capacity(
-    code: ProviderCode, body: CapacityUpdate, caller: AdminOrProvider, session: DbSession, now: Now
+    code: ProviderCode, caller: AdminOrProvider, body: CapacityBody, session: DbSession, now: Now
 ) -> ProviderRead:
     """Set whether the provider takes new cases, and how many it can hold at once."""
     provider = service.set_capacity(

@@ -1,46 +1,18 @@
-"""The provider directory: listing, and loading a rule set's `providers.toml`."""
+"""The provider directory: listing, editing, live capacity, and syncing a rule set's
+`providers.toml` into it."""
 
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
-from triage.auth.service import Caller
+from triage.caller import Caller
 from triage.errors import Conflict, Forbidden, InvalidInput, NotFound
 from triage.lifecycle.codes import Role
+from triage.providers import repository
 from triage.providers.models import Provider
-from triage.providers.schemas import ProviderDirectory, ProviderEntry
-
-
-class DirectoryError(ValueError):
-    """A `providers.toml` that does not validate; the message names file and field."""
-
-
-def read_directory(path: Path) -> ProviderDirectory:
-    """Parse and validate one `providers.toml`."""
-    try:
-        return ProviderDirectory.model_validate(tomllib.loads(path.read_text()))
-    except tomllib.TOMLDecodeError as error:
-        raise DirectoryError(f"{path}: not valid TOML: {error}") from error
-    except ValidationError as error:
-        lines = [f"{path}: {len(error.errors())} problem(s)"]
-        lines += [
-            f"  {'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        ]
-        raise DirectoryError("\n".join(lines)) from error
-
-
-@lru_cache
-def area_codes(path: Path) -> frozenset[str]:
-    """The areas a rule set serves."""
-    return frozenset(read_directory(path).areas)
+from triage.routing.rules import ProviderDirectory, ProviderEntry
 
 
 @dataclass(frozen=True)
@@ -50,23 +22,23 @@ class LoadReport:
     unchanged: list[str]
 
 
-def load_directory(session: Session, *, path: Path, now: datetime) -> LoadReport:
-    """Upsert every provider of `path`; live `accepting` and `capacity` are kept."""
-    directory = read_directory(path)
-    existing = {p.code: p for p in session.scalars(select(Provider))}
+def sync_directory(session: Session, *, directory: ProviderDirectory, now: datetime) -> LoadReport:
+    """Upsert every provider of a loaded directory; live `accepting` and `capacity` are kept."""
+    existing = {p.code: p for p in repository.all_providers(session)}
     report = LoadReport([], [], [])
     for entry in directory.providers:
         values = entry.model_dump(mode="json", exclude={"accepting", "capacity"})
         provider = existing.get(entry.code)
         if provider is None:
-            session.add(
+            repository.add(
+                session,
                 Provider(
                     **values,
                     accepting=entry.accepting,
                     capacity=entry.capacity,
                     created_at=now,
                     updated_at=now,
-                )
+                ),
             )
             report.added.append(entry.code)
             continue
@@ -83,11 +55,11 @@ def load_directory(session: Session, *, path: Path, now: datetime) -> LoadReport
 
 
 def list_providers(session: Session) -> list[Provider]:
-    return list(session.scalars(select(Provider).order_by(Provider.code)))
+    return repository.all_providers(session)
 
 
 def get_provider(session: Session, *, code: str) -> Provider:
-    provider = session.scalar(select(Provider).where(Provider.code == code))
+    provider = repository.by_code(session, code)
     if provider is None:
         raise NotFound(f"no provider with code {code!r}")
     return provider
@@ -103,12 +75,12 @@ def create_provider(
     session: Session, *, caller: Caller, entry: ProviderEntry, now: datetime
 ) -> Provider:
     """Add a provider to the directory (admin)."""
-    if session.scalar(select(Provider.id).where(Provider.code == entry.code)) is not None:
+    if repository.id_of(session, entry.code) is not None:
         raise Conflict(f"provider {entry.code!r} exists already", failed=["provider_exists"])
     _check_areas(session, entry)
-    provider = Provider(**entry.model_dump(mode="json"), created_at=now, updated_at=now)
-    session.add(provider)
-    session.flush()
+    provider = repository.add(
+        session, Provider(**entry.model_dump(mode="json"), created_at=now, updated_at=now)
+    )
     audit.record(
         session,
         caller=caller,
@@ -174,7 +146,7 @@ def set_capacity(
 
 def _check_areas(session: Session, entry: ProviderEntry) -> None:
     """A provider's areas must be areas some rule set serves (here: the loaded directory's)."""
-    known = {area for areas in session.scalars(select(Provider.areas)) for area in areas}
+    known = repository.known_areas(session)
     unknown = sorted(set(entry.areas) - known) if known else []
     if unknown:
         raise InvalidInput(f"unknown area(s) {unknown}", field=("body", "areas"))

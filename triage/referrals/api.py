@@ -1,4 +1,9 @@
-"""HTTP routes of the referrals domain: translate requests into service calls, nothing more."""
+"""HTTP routes of the referrals domain and its sub-resources (assessment, consent, events,
+history, routing, Victims' Code): translate requests into service calls, nothing more.
+
+The referral a route works on comes from its scope dependency and the body from a dependency
+after it (`triage/referrals/deps.py`), so the order of answers is 401, 403, 404, 422, 409.
+"""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -8,17 +13,36 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from triage.assessment import service as assessment_service
 from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
-from triage.auth.deps import CREATORS, BearerToken, TriageOnly, TriageOrProvider
-from triage.auth.service import authenticate
-from triage.config import Settings
+from triage.caller import require_role
 from triage.db import transaction
-from triage.deps import AppSettings, DbSession, Now
+from triage.deps import (
+    AppSettings,
+    Authenticate,
+    BearerToken,
+    DbSession,
+    Now,
+    Rules,
+    TriageOnly,
+    TriageOrAdmin,
+    TriageOrProvider,
+    body_after,
+    json_body,
+    raw_body,
+)
 from triage.errors import parse_body
 from triage.lifecycle.codes import CrimeType, Event, Role, State
-from triage.referrals import events, service
+from triage.referrals import assessing, entitlements, events, service
 from triage.referrals.context import load
+from triage.referrals.deps import (
+    AssessmentBody,
+    ConsentBody,
+    EventBodyIn,
+    EventReferral,
+    LockedTriageReferral,
+    ScopedReferral,
+    TriageReferral,
+)
 from triage.referrals.schemas import (
     EVENT_BODIES,
     History,
@@ -28,22 +52,16 @@ from triage.referrals.schemas import (
     ReferralRead,
 )
 from triage.referrals.views import referral_view
+from triage.routing.rules import PROVIDER_CODE
+from triage.routing.schemas import RoutingPreview, RoutingRead
+from triage.vcop.schemas import VcopRead
 
-router = APIRouter(prefix="/api/referrals", tags=["referrals"])
-PROVIDER_CODE = r"^[a-z0-9][a-z0-9-]{1,63}$"
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI text for a JSON body that the route reads raw and validates itself."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+router = APIRouter(tags=["referrals"])
+CREATORS = frozenset({Role.triage, Role.intake})
 
 
 @router.post(
-    "",
+    "/api/referrals",
     status_code=status.HTTP_201_CREATED,
     response_model=ReferralRead | IntakeReceipt,
     responses={200: {"description": "the same request again: the referral it created"}},
@@ -93,9 +111,9 @@ def _intake_limiter(state: Any) -> CapacityLimiter:
 def _intake(
     state: Any, token: str | None, payload: bytes, idempotency_key: str | None, now: datetime
 ) -> tuple[ReferralRead | IntakeReceipt, bool]:
-    settings: Settings = state.settings
+    authenticate: Authenticate = state.authenticate
     with transaction(state.session_factory) as session:
-        caller = authenticate(session, token=token, now=now, roles=CREATORS)
+        caller = require_role(authenticate(session, token=token, now=now), CREATORS)
         body = parse_body(ReferralCreate, payload)
         intake = service.create_referral(
             session,
@@ -103,7 +121,8 @@ def _intake(
             body=body,
             idempotency_key=idempotency_key,
             now=now,
-            settings=settings,
+            rules=state.rules,
+            settings=state.settings,
         )
         if caller.role == Role.intake:
             receipt = IntakeReceipt(
@@ -114,11 +133,17 @@ def _intake(
                 allowed_events=[],
             )
             return receipt, intake.created
-        context = load(session, caller=caller, referral_id=intake.id, settings=settings)
+        context = load(
+            session,
+            caller=caller,
+            referral_id=intake.id,
+            rules=state.rules,
+            settings=state.settings,
+        )
         return referral_view(session, context, caller), intake.created
 
 
-@router.get("", response_model=ReferralPage)
+@router.get("/api/referrals", response_model=ReferralPage)
 def list_referrals(
     caller: TriageOrProvider,
     session: DbSession,
@@ -148,54 +173,54 @@ def list_referrals(
     )
 
 
-@router.get("/{referral_id}", response_model=ReferralRead)
+@router.get("/api/referrals/{referral_id}", response_model=ReferralRead)
 def read_referral(
-    referral_id: UUID, caller: TriageOrProvider, session: DbSession, now: Now, settings: AppSettings
+    referral_id: UUID,
+    caller: TriageOrProvider,
+    context: ScopedReferral,
+    session: DbSession,
+    now: Now,
 ) -> ReferralRead:
     """One referral's detail, as the caller may see it (the read is audited)."""
-    context = service.read_referral(
-        session, caller=caller, referral_id=referral_id, now=now, settings=settings
-    )
+    context = service.read_referral(session, context=context, caller=caller, now=now)
     return referral_view(session, context, caller)
 
 
 @router.put(
-    "/{referral_id}/assessment",
+    "/api/referrals/{referral_id}/assessment",
     response_model=ReferralRead,
     openapi_extra=json_body(AssessmentUpdate.model_json_schema()),
 )
 def record_assessment(
     referral_id: UUID,
     caller: TriageOnly,
-    payload: Annotated[bytes, Depends(raw_body)],
+    context: LockedTriageReferral,
+    body: AssessmentBody,
     session: DbSession,
     now: Now,
-    settings: AppSettings,
 ) -> ReferralRead:
     """Record the needs, risk (DASH), vulnerability flags and consent."""
-    context = assessment_service.record_assessment(
-        session, caller=caller, referral_id=referral_id, payload=payload, now=now, settings=settings
+    context = assessing.record_assessment(
+        session, context=context, caller=caller, body=body, now=now
     )
     return referral_view(session, context, caller)
 
 
 @router.put(
-    "/{referral_id}/consent",
+    "/api/referrals/{referral_id}/consent",
     response_model=ReferralRead,
     openapi_extra=json_body(ConsentUpdate.model_json_schema()),
 )
 def change_consent(
     referral_id: UUID,
     caller: TriageOnly,
-    payload: Annotated[bytes, Depends(raw_body)],
+    context: LockedTriageReferral,
+    body: ConsentBody,
     session: DbSession,
     now: Now,
-    settings: AppSettings,
 ) -> ReferralRead:
     """Give or withdraw consent to share; withdrawal withdraws an open offer."""
-    context = assessment_service.change_consent(
-        session, caller=caller, referral_id=referral_id, payload=payload, now=now, settings=settings
-    )
+    context = assessing.change_consent(session, context=context, caller=caller, body=body, now=now)
     return referral_view(session, context, caller)
 
 
@@ -211,35 +236,66 @@ EVENT_SCHEMAS = json_body(
 
 
 @router.post(
-    "/{referral_id}/events/{event}", response_model=ReferralRead, openapi_extra=EVENT_SCHEMAS
+    "/api/referrals/{referral_id}/events/{event}",
+    response_model=ReferralRead,
+    openapi_extra=EVENT_SCHEMAS,
 )
 def fire_event(
     referral_id: UUID,
     event: Event,
     caller: TriageOrProvider,
-    payload: Annotated[bytes, Depends(raw_body)],
+    context: EventReferral,
+    body: EventBodyIn,
     session: DbSession,
     now: Now,
-    settings: AppSettings,
 ) -> ReferralRead:
     """Fire one lifecycle event; the body carries the `version` last read."""
     context = events.fire_event(
-        session,
-        caller=caller,
-        referral_id=referral_id,
-        event=event,
-        payload=payload,
-        now=now,
-        settings=settings,
+        session, context=context, caller=caller, event=event, body=body, now=now
     )
     return referral_view(session, context, caller)
 
 
-@router.get("/{referral_id}/history", response_model=History)
+@router.get("/api/referrals/{referral_id}/history", response_model=History)
 def read_history(
-    referral_id: UUID, caller: TriageOrProvider, session: DbSession, now: Now, settings: AppSettings
+    referral_id: UUID,
+    caller: TriageOrProvider,
+    context: ScopedReferral,
+    session: DbSession,
+    now: Now,
 ) -> History:
     """The referral's audit timeline, oldest first."""
-    return service.referral_history(
-        session, caller=caller, referral_id=referral_id, now=now, settings=settings
-    )
+    return service.referral_history(session, context=context, caller=caller, now=now)
+
+
+@router.get("/api/referrals/{referral_id}/routing", response_model=RoutingRead, tags=["routing"])
+def explain_routing(referral_id: UUID, context: TriageReferral, session: DbSession) -> RoutingRead:
+    """The latest routing decision (rules matched, candidates, skips); live before any route."""
+    return service.explain_routing(session, context=context)
+
+
+@router.get("/api/referrals/{referral_id}/vcop", response_model=VcopRead, tags=["victims code"])
+def read_entitlements(referral_id: UUID, context: TriageReferral, session: DbSession) -> VcopRead:
+    """Each right: edition, status, due and met times, and every check that logged it."""
+    return entitlements.entitlements_view(session, context=context)
+
+
+PreviewBody = Annotated[RoutingPreview, body_after(RoutingPreview, TriageOrAdmin)]
+
+
+@router.post(
+    "/api/routing/preview",
+    response_model=RoutingRead,
+    tags=["routing"],
+    openapi_extra=json_body(RoutingPreview.model_json_schema()),
+)
+def preview_routing(
+    caller: TriageOrAdmin,
+    body: PreviewBody,
+    session: DbSession,
+    now: Now,
+    rules: Rules,
+    settings: AppSettings,
+) -> RoutingRead:
+    """The decision the current rules would make for a referral-shaped body (saved nowhere)."""
+    return service.preview_routing(session, body=body, now=now, rules=rules, settings=settings)

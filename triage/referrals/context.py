@@ -1,4 +1,8 @@
-"""One referral with everything the lifecycle and its views need, loaded once per request."""
+"""One referral with everything the lifecycle and its views need, loaded once per request.
+
+The referral aggregate: it answers what the lifecycle's guards, routing and the Victims'
+Code may know of the referral, each built here once from the loaded rows.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -8,20 +12,37 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from triage.assessment import repository as assessment_repository
+from triage.assessment.answers import Answers
 from triage.assessment.models import Assessment
 from triage.assessment.rules import assessment_gaps
-from triage.auth.service import Caller
+from triage.assessment.service import answers_of
+from triage.caller import Caller
 from triage.config import Settings
 from triage.errors import Forbidden, NotFound
-from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role, State
+from triage.lifecycle.codes import (
+    EVENTS_BY_ROLE,
+    AttemptOutcome,
+    ClosureReason,
+    Event,
+    OfferAnswer,
+    Role,
+    State,
+)
 from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import ReferralFacts
 from triage.referrals import repository
+from triage.referrals.inputs import routing_input, vcop_facts
 from triage.referrals.models import ContactAttempt, Offer, Referral
-from triage.routing.engine import Decision
-from triage.vcop.editions import Edition, edition_in_force, load_editions
+from triage.referrals.people import age_on
+from triage.routing.engine import Decision, RoutingInput
+from triage.rule_sources import RuleSources
+from triage.vcop.editions import Edition
+from triage.vcop.rights import VcopFacts
 
 PERSON_LEVEL_ROLES = frozenset({Role.triage, Role.provider})
+# Why a provider may not be offered a referral again under the same rule set (DESIGN 7).
+ENDED_OFFERS = {OfferAnswer.declined: "already_declined", OfferAnswer.expired: "expired"}
 
 
 @dataclass
@@ -31,6 +52,7 @@ class ReferralContext:
     attempts: list[ContactAttempt]
     offers: list[tuple[Offer, str]]
     edition: Edition
+    rules: RuleSources
     settings: Settings
     # The routing decision for the event being fired, when it needs one.
     decision: Decision | None = None
@@ -54,13 +76,67 @@ class ReferralContext:
         bereaved = bool(self.assessment and self.assessment.bereaved)
         return self.edition.needs_explicit_consent(self.referral.crime_type, bereaved=bereaved)
 
+    @property
+    def answers(self) -> Answers | None:
+        return answers_of(self.assessment)
+
+    @property
+    def age(self) -> int | None:
+        """The victim's age on the reference day (unknown without a date of birth)."""
+        return age_on(self.referral.victim_date_of_birth, self.reference_day)
+
+    def routing_input(self) -> RoutingInput:
+        referral = self.referral
+        return routing_input(
+            crime_type=referral.crime_type,
+            area=referral.area,
+            age=self.age,
+            hate_strands=referral.hate_strands,
+            answers=self.answers,
+        )
+
+    def vcop_facts(self) -> VcopFacts:
+        referral = self.referral
+        accepted = [
+            o.answered_at
+            for o, _ in self.offers
+            if o.answer == OfferAnswer.accepted and o.answered_at
+        ]
+        unsafe = any(a.outcome == AttemptOutcome.unsafe for a in self.attempts) or (
+            referral.closure_reason == ClosureReason.unsafe_to_contact
+        )
+        return vcop_facts(
+            crime_type=referral.crime_type,
+            received_at=referral.received_at,
+            crime_reported_at=referral.crime_reported_at,
+            hate_crime=bool(referral.hate_strands),
+            age=self.age,
+            answers=self.answers,
+            consent_required=self.consent_required,
+            contact_made_at=min((a.at for a in self.attempts if a.made_contact), default=None),
+            routed_at=min((o.offered_at for o, _ in self.offers), default=None),
+            accepted_at=min(accepted, default=None),
+            unsafe_to_contact=unsafe,
+        )
+
+    def ended_offers(self, rule_set_hash: str | None) -> dict[str, str]:
+        """Providers whose offer ended (declined, expired, handed back) under this rule set
+        (None: under any), with why: none of them is offered this referral again."""
+        ended: dict[str, str] = {}
+        for offer, code in self.offers:
+            if rule_set_hash is not None and offer.rule_set_hash != rule_set_hash:
+                continue
+            if offer.handed_back_at is not None:
+                ended[code] = "handed_back"
+            elif offer.answer in ENDED_OFFERS:
+                ended[code] = ENDED_OFFERS[OfferAnswer(offer.answer)]
+        return ended
+
     def facts(self) -> ReferralFacts:
         """What the lifecycle guards may know, read from the loaded rows."""
         london = ZoneInfo(self.settings.timezone)
         assessment = self.assessment
-        ended = {OfferAnswer.declined, OfferAnswer.expired}
         decision = self.decision
-        current_hash = decision.rule_set_hash if decision else None
         open_offer = self.open_offer
         return ReferralFacts(
             state=State(self.referral.state),
@@ -78,10 +154,7 @@ class ReferralContext:
             min_contact_attempts=self.settings.min_contact_attempts,
             # Not offered twice under one rule set; a change of rules may offer again.
             declined_providers=frozenset(
-                code
-                for o, code in self.offers
-                if (o.answer in ended or o.handed_back_at)
-                and (current_hash is None or o.rule_set_hash == current_hash)
+                self.ended_offers(decision.rule_set_hash if decision else None)
             ),
             next_candidate=decision.first if decision else None,
             open_offer_provider=open_offer[1] if open_offer else None,
@@ -122,6 +195,7 @@ def load(
     *,
     caller: Caller,
     referral_id: UUID,
+    rules: RuleSources,
     settings: Settings,
     for_update: bool = False,
 ) -> ReferralContext:
@@ -138,19 +212,19 @@ def load(
     )
     if referral is None or out_of_scope:
         raise NotFound(f"no referral {referral_id}")
-    editions = load_editions(settings.rules_dir / "vcop")
     return ReferralContext(
         referral=referral,
-        assessment=repository.assessment_of(session, referral_id),
+        assessment=assessment_repository.of_referral(session, referral_id),
         attempts=repository.contact_attempts_of(session, referral_id),
         offers=repository.offers_of(session, referral_id),
-        edition=edition_in_force(editions, reference_day(referral, settings.timezone)),
+        edition=rules.edition_on(reference_day(referral, settings.timezone)),
+        rules=rules,
         settings=settings,
     )
 
 
 def load_many(
-    session: Session, *, referral_ids: Sequence[UUID], settings: Settings
+    session: Session, *, referral_ids: Sequence[UUID], rules: RuleSources, settings: Settings
 ) -> list[ReferralContext]:
     """Several referrals with their rows in four statements, for the sweeps (which see every
     referral and have locked these already); in the order of `referral_ids`."""
@@ -158,17 +232,17 @@ def load_many(
         return []
     referrals = repository.many(session, referral_ids)
     found = [r.id for r in referrals]
-    assessments = repository.assessments_of_many(session, found)
+    assessments = assessment_repository.of_referrals(session, found)
     attempts = repository.contact_attempts_of_many(session, found)
     offers = repository.offers_of_many(session, found)
-    editions = load_editions(settings.rules_dir / "vcop")
     return [
         ReferralContext(
             referral=referral,
             assessment=assessments.get(referral.id),
             attempts=attempts[referral.id],
             offers=offers[referral.id],
-            edition=edition_in_force(editions, reference_day(referral, settings.timezone)),
+            edition=rules.edition_on(reference_day(referral, settings.timezone)),
+            rules=rules,
             settings=settings,
         )
         for referral in referrals

@@ -9,8 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from triage.assessment.models import Assessment
-from triage.auth.models import User
+from triage.lifecycle.codes import State
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.vcop.models import EntitlementCheck
@@ -68,10 +67,6 @@ def is_visible_to_provider(session: Session, referral_id: UUID, provider_id: int
     )
 
 
-def assessment_of(session: Session, referral_id: UUID) -> Assessment | None:
-    return session.scalar(select(Assessment).where(Assessment.referral_id == referral_id))
-
-
 def contact_attempts_of(session: Session, referral_id: UUID) -> list[ContactAttempt]:
     return list(
         session.scalars(
@@ -101,11 +96,6 @@ def many(session: Session, referral_ids: Sequence[UUID]) -> list[Referral]:
     return [found[i] for i in referral_ids if i in found]
 
 
-def assessments_of_many(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, Assessment]:
-    rows = session.scalars(select(Assessment).where(Assessment.referral_id.in_(referral_ids)))
-    return {assessment.referral_id: assessment for assessment in rows}
-
-
 def contact_attempts_of_many(
     session: Session, referral_ids: Sequence[UUID]
 ) -> dict[UUID, list[ContactAttempt]]:
@@ -133,18 +123,6 @@ def offers_of_many(
     ):
         offers[offer.referral_id].append((offer, code))
     return offers
-
-
-def provider_code(session: Session, provider_id: int | None) -> str | None:
-    if provider_id is None:
-        return None
-    return session.scalar(select(Provider.code).where(Provider.id == provider_id))
-
-
-def username(session: Session, user_id: int | None) -> str | None:
-    if user_id is None:
-        return None
-    return session.scalar(select(User.username).where(User.id == user_id))
 
 
 def linked_referrals(
@@ -180,11 +158,33 @@ def linked_referrals(
 def page(
     session: Session,
     *,
-    conditions: Sequence[ColumnElement[bool]],
+    visible_to_provider_id: int | None,
+    state: str | None,
+    crime_type: str | None,
+    provider: str | None,
+    overdue_at: datetime | None,
+    overdue_wanted: bool | None,
     limit: int,
     offset: int,
 ) -> tuple[list[Referral], int]:
-    """One page of referrals, newest first, and the total that match."""
+    """One page of referrals, newest first, and the total that match.
+
+    `visible_to_provider_id` keeps a provider's worker to its own; `provider` (a code) keeps
+    referrals held by or offered now to that provider; `overdue_wanted` keeps those with (or,
+    when false, without) something overdue at `overdue_at`.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if visible_to_provider_id is not None:
+        conditions.append(visible_to_provider(visible_to_provider_id))
+    if state is not None:
+        conditions.append(Referral.state == state)
+    if crime_type is not None:
+        conditions.append(Referral.crime_type == crime_type)
+    if provider is not None:
+        conditions.append(held_or_offered_to(provider))
+    if overdue_wanted is not None and overdue_at is not None:
+        late = overdue(overdue_at)
+        conditions.append(late if overdue_wanted else ~late)
     total = session.scalar(select(func.count()).select_from(Referral).where(*conditions)) or 0
     rows = session.scalars(
         select(Referral)
@@ -194,6 +194,11 @@ def page(
         .offset(offset)
     )
     return list(rows), total
+
+
+def add(session: Session, row: ContactAttempt | Offer) -> None:
+    """A new contact attempt or offer, written at the next flush."""
+    session.add(row)
 
 
 def open_offers_for(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, Offer]:
@@ -230,8 +235,21 @@ def overdue(now: datetime) -> ColumnElement[bool]:
     return or_(offer_late, right_late)
 
 
-def provider_codes(session: Session, provider_ids: Sequence[int]) -> dict[int, str]:
-    if not provider_ids:
-        return {}
-    rows = session.execute(select(Provider.id, Provider.code).where(Provider.id.in_(provider_ids)))
-    return {pid: code for pid, code in rows}
+def open_offer_counts(session: Session) -> dict[int, int]:
+    """Open offers per provider id (providers with none left out)."""
+    rows = session.execute(
+        select(Offer.provider_id, func.count())
+        .where(Offer.answer.is_(None))
+        .group_by(Offer.provider_id)
+    )
+    return {provider_id: count for provider_id, count in rows}
+
+
+def held_case_counts(session: Session) -> dict[int, int]:
+    """Cases in support per provider id (providers with none left out)."""
+    rows = session.execute(
+        select(Referral.holder_provider_id, func.count())
+        .where(Referral.state == State.in_support, Referral.holder_provider_id.is_not(None))
+        .group_by(Referral.holder_provider_id)
+    )
+    return {provider_id: count for provider_id, count in rows if provider_id is not None}

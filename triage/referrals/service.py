@@ -1,4 +1,5 @@
-"""Use cases of the referrals domain: intake, reading, listing and the audit timeline."""
+"""Use cases of the referrals domain: intake, reading, listing, the audit timeline, and why
+a referral goes where it does."""
 
 import hashlib
 import json
@@ -10,22 +11,19 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
+from triage.assessment.service import answers_from
 from triage.audit import service as audit
-from triage.auth.service import Caller
+from triage.auth import service as auth_service
+from triage.caller import Caller
 from triage.config import Settings
 from triage.errors import Conflict, Forbidden, InvalidInput
 from triage.lifecycle.codes import Role, State
-from triage.providers.service import area_codes
-from triage.referrals import repository
-from triage.referrals.context import (
-    ReferralContext,
-    load,
-    reference_day,
-    require_person_level,
-)
+from triage.providers import repository as provider_repository
+from triage.referrals import offers, repository
+from triage.referrals.context import ReferralContext, load, reference_day, require_person_level
+from triage.referrals.inputs import routing_input, vcop_facts
 from triage.referrals.models import Referral
 from triage.referrals.people import age_band, age_on, name_key, phone_key
 from triage.referrals.schemas import (
@@ -36,9 +34,11 @@ from triage.referrals.schemas import (
     ReferralPage,
 )
 from triage.referrals.views import sees_person
+from triage.routing import service as routing_service
+from triage.routing.schemas import RoutingPreview, RoutingRead
+from triage.rule_sources import RuleSources
 from triage.vcop import service as vcop_service
-from triage.vcop.editions import edition_in_force, load_editions
-from triage.vcop.rights import Evaluation, VcopFacts
+from triage.vcop.rights import Evaluation, evaluate
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread
 
@@ -61,6 +61,7 @@ def create_referral(
     body: ReferralCreate,
     idempotency_key: str | None,
     now: datetime,
+    rules: RuleSources,
     settings: Settings,
 ) -> Intake:
     """Log a new referral, or return the one an earlier identical request created.
@@ -71,22 +72,16 @@ def create_referral(
     """
     if caller.role not in (Role.triage, Role.intake):
         raise Forbidden(f"the {caller.role.value} role may not create referrals")
-    if body.area not in area_codes(settings.rules_dir / settings.rule_set / "providers.toml"):
+    if body.area not in rules.areas:
         raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
     if body.crime_reported_at is not None and body.crime_reported_at > now:
         raise InvalidInput(
             "crime_reported_at is in the future", field=("body", "crime_reported_at")
         )
     # Only a reused Idempotency-Key compares bodies, so only then is the body hashed.
-    request_hash = (
-        hashlib.sha256(
-            json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-        ).hexdigest()
-        if idempotency_key is not None
-        else ""
-    )
+    request_hash = _body_hash(body) if idempotency_key is not None else ""
     values = _referral_values(caller, body, idempotency_key, request_hash, now)
-    evaluation = _first_vcop_evaluation(body, now, settings)
+    evaluation = _first_vcop_evaluation(body, now, rules, settings)
     values.update(
         vcop_edition=evaluation.edition,
         enhanced=evaluation.enhanced,
@@ -125,7 +120,9 @@ def create_referral(
                 is_new=True,
             )
             return Intake(values["id"], values["reference"], values["state"], 1, created=True)
-        earlier = _earlier_request(session, caller, body, idempotency_key, request_hash, settings)
+        earlier = _earlier_request(
+            session, caller, body, idempotency_key, request_hash, rules, settings
+        )
         if earlier is not None:
             return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
         # Nothing earlier matched, so the random reference collided: draw another.
@@ -137,18 +134,23 @@ def _body_hash(body: ReferralCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _first_vcop_evaluation(body: ReferralCreate, now: datetime, settings: Settings) -> Evaluation:
+def _first_vcop_evaluation(
+    body: ReferralCreate, now: datetime, rules: RuleSources, settings: Settings
+) -> Evaluation:
     """Entitlements as the referral arrives: the edition in force, enhanced grounds, clocks."""
     day = (body.crime_reported_at or now).astimezone(ZoneInfo(settings.timezone)).date()
-    edition = edition_in_force(load_editions(settings.rules_dir / "vcop"), day)
-    facts = VcopFacts(
-        crime_type=body.crime_type.value,
+    edition = rules.edition_on(day)
+    crime_type = body.crime_type.value
+    facts = vcop_facts(
+        crime_type=crime_type,
         received_at=now,
         crime_reported_at=body.crime_reported_at,
         hate_crime=bool(body.hate_strands),
         age=age_on(body.victim.date_of_birth, day),
+        answers=None,
+        consent_required=edition.needs_explicit_consent(crime_type, bereaved=False),
     )
-    return vcop_service.evaluate_new(edition, facts, now=now, settings=settings)
+    return evaluate(edition, facts, now=now, calendar=vcop_service.calendar_for(settings))
 
 
 def _earlier_request(
@@ -157,13 +159,16 @@ def _earlier_request(
     body: ReferralCreate,
     idempotency_key: str | None,
     request_hash: str,
+    rules: RuleSources,
     settings: Settings,
 ) -> Referral | None:
     if idempotency_key is not None:
-        earlier = repository.by_idempotency_key(session, caller.user_id, idempotency_key)
+        earlier = repository.by_idempotency_key(session, caller.user_id or -1, idempotency_key)
         if earlier is not None:
             if earlier.request_hash != request_hash:
-                context = load(session, caller=caller, referral_id=earlier.id, settings=settings)
+                context = load(
+                    session, caller=caller, referral_id=earlier.id, rules=rules, settings=settings
+                )
                 raise Conflict(
                     "this Idempotency-Key was used before with a different body",
                     state=earlier.state,
@@ -225,19 +230,11 @@ def _new_reference(now: datetime) -> str:
 
 
 def read_referral(
-    session: Session, *, caller: Caller, referral_id: UUID, now: datetime, settings: Settings
+    session: Session, *, context: ReferralContext, caller: Caller, now: datetime
 ) -> ReferralContext:
     """A referral's detail; the read itself is audited."""
     require_person_level(caller)
-    context = load(session, caller=caller, referral_id=referral_id, settings=settings)
-    audit.record(
-        session,
-        caller=caller,
-        action="read",
-        now=now,
-        referral_id=referral_id,
-        version=context.referral.version,
-    )
+    _audit_read(session, context, caller, "read", now)
     return context
 
 
@@ -256,24 +253,22 @@ def list_referrals(
 ) -> ReferralPage:
     """One page of the referrals the caller may see, newest first."""
     require_person_level(caller)
-    conditions: list[ColumnElement[bool]] = []
-    if caller.role == Role.provider:
-        conditions.append(repository.visible_to_provider(caller.provider_id or -1))
-    if state is not None:
-        conditions.append(Referral.state == state)
-    if crime_type is not None:
-        conditions.append(Referral.crime_type == crime_type)
-    if provider is not None:
-        conditions.append(repository.held_or_offered_to(provider))
-    if overdue is not None and now is not None:
-        late = repository.overdue(now)
-        conditions.append(late if overdue else ~late)
-    rows, total = repository.page(session, conditions=conditions, limit=limit, offset=offset)
+    rows, total = repository.page(
+        session,
+        visible_to_provider_id=(caller.provider_id or -1) if caller.role == Role.provider else None,
+        state=state,
+        crime_type=crime_type,
+        provider=provider,
+        overdue_at=now,
+        overdue_wanted=overdue,
+        limit=limit,
+        offset=offset,
+    )
     open_offers = repository.open_offers_for(session, [r.id for r in rows])
-    provider_ids = {r.holder_provider_id for r in rows} | {
-        o.provider_id for o in open_offers.values()
-    }
-    codes = repository.provider_codes(session, [p for p in provider_ids if p is not None])
+    codes = provider_repository.codes_by_id(
+        session,
+        {r.holder_provider_id for r in rows} | {o.provider_id for o in open_offers.values()},
+    )
     items = []
     for r in rows:
         offer = open_offers.get(r.id)
@@ -301,7 +296,7 @@ def list_referrals(
 
 
 def referral_history(
-    session: Session, *, caller: Caller, referral_id: UUID, now: datetime, settings: Settings
+    session: Session, *, context: ReferralContext, caller: Caller, now: datetime
 ) -> History:
     """The audit timeline of one referral; reading it is itself audited.
 
@@ -309,8 +304,8 @@ def referral_history(
     (assessment answers, references, notes), as in its restricted view of the referral.
     """
     require_person_level(caller)
-    context = load(session, caller=caller, referral_id=referral_id, settings=settings)
     full = sees_person(context, caller)
+    referral_id = context.referral.id
     events = [
         AuditEventRead(
             id=e.id,
@@ -325,12 +320,45 @@ def referral_history(
         )
         for e in audit.timeline(session, referral_id=referral_id)
     ]
+    _audit_read(session, context, caller, "read_history", now)
+    return History(referral=referral_id, events=events)
+
+
+def _audit_read(
+    session: Session, context: ReferralContext, caller: Caller, action: str, now: datetime
+) -> None:
     audit.record(
         session,
         caller=caller,
-        action="read_history",
+        action=action,
         now=now,
-        referral_id=referral_id,
+        referral_id=context.referral.id,
         version=context.referral.version,
     )
-    return History(referral=referral_id, events=events)
+
+
+def explain_routing(session: Session, *, context: ReferralContext) -> RoutingRead:
+    """The latest stored decision (rules matched, candidates, skips), or before any route the
+    decision the rules would make now."""
+    row = routing_service.latest_decision(session, referral_id=context.referral.id)
+    if row is None:
+        return routing_service.decision_view(offers.decide(session, context))
+    decided_by = auth_service.username(session, row.decided_by)
+    return routing_service.stored_view(row, decided_by=decided_by)
+
+
+def preview_routing(
+    session: Session, *, body: RoutingPreview, now: datetime, rules: RuleSources, settings: Settings
+) -> RoutingRead:
+    """The decision the rules would make for a referral-shaped body; nothing is saved."""
+    if body.area not in rules.areas:
+        raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"))
+    day = (body.crime_reported_at or now).astimezone(ZoneInfo(settings.timezone)).date()
+    shape = routing_input(
+        crime_type=body.crime_type,
+        area=body.area,
+        age=age_on(body.victim.date_of_birth if body.victim else None, day),
+        hate_strands=body.hate_strands,
+        answers=answers_from(body.assessment) if body.assessment else None,
+    )
+    return routing_service.decision_view(offers.preview(session, rules=rules, shape=shape))

@@ -10,11 +10,12 @@ from triage.assessment.schemas import (
     RiskRead,
     Vulnerability,
 )
-from triage.auth.service import Caller
+from triage.auth import service as auth_service
+from triage.caller import Caller
 from triage.lifecycle.codes import Role
 from triage.referrals import repository
 from triage.referrals.context import ReferralContext
-from triage.referrals.people import age_band, age_on
+from triage.referrals.people import age_band
 from triage.referrals.schemas import (
     ContactAttemptRead,
     LinkedReferral,
@@ -75,7 +76,7 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
         area=referral.area,
         crime_reported_at=referral.crime_reported_at,
         received_at=referral.received_at,
-        age_band=age_band(age_on(referral.victim_date_of_birth, context.reference_day)),
+        age_band=age_band(context.age),
         safe_channels=referral.safe_channels,
         victim_restricted=not full,
         victim=victim_view(context) if full else None,
@@ -170,7 +171,7 @@ def assessment_view(
         consent=ConsentRead(
             share_with_provider=a.consent_to_share,
             method=a.consent_method,
-            recorded_by=repository.username(session, a.consent_recorded_by),
+            recorded_by=auth_service.username(session, a.consent_recorded_by),
             recorded_at=a.consent_recorded_at,
             explicit_consent_needed=context.consent_required,
         )

@@ -4,10 +4,9 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.providers.models import Provider
+from triage.providers import repository as provider_repository
 from triage.reports import repository
 from triage.reports.tables import Cells, percentile
 
@@ -108,9 +107,7 @@ def provider_performance(
 ) -> tuple[dict[str, Any], list[Row]]:
     """Offers, answers, time to answer and declines per provider, against contracted volume."""
     got = repository.sums(session, ["offer", "offer_hours", "decline", "hand_back"], start, end)
-    directory = session.execute(
-        select(Provider.code, Provider.name, Provider.funding).order_by(Provider.code)
-    ).all()
+    directory = provider_repository.names_and_funding(session)
     codes = [code for code, _, _ in directory]
     cells = Cells()
     for answer_kind in ANSWERS:

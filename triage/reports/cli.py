@@ -10,10 +10,11 @@ from typing import Literal
 import typer
 
 from triage.config import get_settings
-from triage.db import make_engine, make_session_factory, transaction
+from triage.db import session_factory_for, transaction
 from triage.errors import InvalidInput
 from triage.reports import fold, formats
 from triage.reports.service import TITLES, ReportRequest, run_report
+from triage.rule_sources import RuleSources
 
 report_app = typer.Typer(help="Reports: conversion, VCOP compliance, MoJ return, providers.")
 
@@ -22,10 +23,6 @@ FROM = typer.Option(None, "--from", help="first day (YYYY-MM-DD); default 1 Janu
 TO = typer.Option(None, "--to", help="last day, inclusive; default today")
 FORMAT = typer.Option("json", "--format", help="json, csv or xlsx")
 OUTPUT = typer.Option(None, "--output", "-o", help="file to write; default standard output")
-
-
-def _factory():  # type: ignore[no-untyped-def]
-    return make_session_factory(make_engine(get_settings().database_url))
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -41,11 +38,18 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _emit(request: ReportRequest, fmt: Format, output: Path | None) -> None:
     settings = get_settings()
+    rules = RuleSources.from_settings(settings)
     now = datetime.now(UTC)
     try:
-        with transaction(_factory()) as session:
+        with transaction(session_factory_for(settings.database_url)) as session:
             answer, rows = run_report(
-                session, fold_first=True, caller=None, request=request, now=now, settings=settings
+                session,
+                fold_first=True,
+                caller=None,
+                request=request,
+                now=now,
+                rules=rules,
+                settings=settings,
             )
     except InvalidInput as error:
         raise typer.BadParameter(str(error), param_hint=f"--{error.field[-1]}") from None
@@ -111,7 +115,9 @@ def providers(
 def fold_now() -> None:
     """Fold every referral changed since the rollups last read it (the scheduler does this)."""
     started = time.perf_counter()
-    count = fold.fold_pending(_factory(), now=datetime.now(UTC), settings=get_settings())
+    settings = get_settings()
+    factory = session_factory_for(settings.database_url)
+    count = fold.fold_pending(factory, now=datetime.now(UTC), settings=settings)
     typer.echo(f"folded {count} referrals in {time.perf_counter() - started:.1f} s")
 
 
@@ -119,7 +125,9 @@ def fold_now() -> None:
 def rebuild() -> None:
     """Empty the rollups and rebuild them from the audit events."""
     started = time.perf_counter()
-    count = fold.rebuild(_factory(), now=datetime.now(UTC), settings=get_settings())
+    settings = get_settings()
+    factory = session_factory_for(settings.database_url)
+    count = fold.rebuild(factory, now=datetime.now(UTC), settings=settings)
     typer.echo(
         f"rebuilt the rollups from {count} referrals in {time.perf_counter() - started:.1f} s"
     )

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from triage.auth.service import Caller, require_role
+from triage.caller import Caller, require_role
 from triage.config import Settings
 from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.reports import activity, compliance, conversion, fold
 from triage.reports.facts import DIMENSIONS
-from triage.vcop.editions import load_editions
+from triage.rule_sources import RuleSources
 
 READERS = frozenset({Role.commissioner, Role.admin})
 Kind = Literal["conversion", "vcop", "moj", "providers"]
@@ -41,6 +41,7 @@ def run_report(
     caller: Caller | None,
     request: ReportRequest,
     now: datetime,
+    rules: RuleSources,
     settings: Settings,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One report as JSON-ready data and as flat rows. With `fold_first`, changes not yet in
@@ -49,9 +50,7 @@ def run_report(
     if caller is not None:
         require_role(caller, READERS)
     if fold_first:
-        while fold.fold_batch(session, now=now, settings=settings) == fold.BATCH:
-            pass
-        fold.mark_folded(session, now)
+        fold.fold_all_pending(session, now=now, settings=settings)
     else:  # a read replica: as of the last fold the primary's job made
         now = fold.folded_as_of(session) or now
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -77,7 +76,7 @@ def run_report(
                 end=end,
                 as_of=now,
                 timezone=settings.timezone,
-                editions=load_editions(settings.rules_dir / "vcop"),
+                editions=rules.editions,
             )
         case "providers":
             return activity.provider_performance(session, start=start, end=end, as_of=now)

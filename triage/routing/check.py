@@ -1,4 +1,4 @@
-"""`triage rules check`: everything about a rule set that a schema alone cannot see.
+"""`triage rules check`: everything about a rule set that a schema alone cannot see (pure).
 
 Problems name the file, the rule and the field: unknown providers and areas, rules sharing a
 priority, rules that can never match (or never offer anyone), and referral shapes (crime type
@@ -19,7 +19,7 @@ from triage.routing.engine import (
     skip_reason,
     statuses_from_directory,
 )
-from triage.routing.rules import RISK_CONDITIONS, RulesError, RuleSet, load_rule_set
+from triage.routing.rules import RISK_CONDITIONS, RuleSet
 
 MAX_LISTED_GAPS = 20
 
@@ -28,16 +28,15 @@ MAX_LISTED_GAPS = 20
 class CheckReport:
     rule_set: RuleSet
     shapes_checked: int
+    problems: list[str]
 
 
-def check_rule_set(directory: Path) -> CheckReport:
-    """Load and check a rule set; raises RulesError listing every problem found."""
-    rule_set = load_rule_set(directory)
-    routing_file = directory / "routing.toml"
-    providers_file = directory / "providers.toml"
+def check_rule_set(rule_set: RuleSet) -> CheckReport:
+    """Every problem of a loaded rule set, and how many referral shapes were covered."""
+    routing_file, providers_file = rule_set.routing_path, rule_set.directory_path
     problems = list(_reference_problems(rule_set, routing_file, providers_file))
     if problems:  # later checks assume every reference resolves
-        raise RulesError(problems)
+        return CheckReport(rule_set=rule_set, shapes_checked=0, problems=problems)
     statuses = statuses_from_directory(rule_set)
     ages = representative_ages(rule_set)
     engine = Engine(rule_set)
@@ -58,9 +57,7 @@ def check_rule_set(directory: Path) -> CheckReport:
         problems.append(
             f"{routing_file}: {len(gaps)} referral shape(s) no rule covers: {listed}{more}"
         )
-    if problems:
-        raise RulesError(problems)
-    return CheckReport(rule_set=rule_set, shapes_checked=shapes)
+    return CheckReport(rule_set=rule_set, shapes_checked=shapes, problems=problems)
 
 
 def _reference_problems(
@@ -191,6 +188,3 @@ def _coverage_gaps(
             shown_age = "unknown" if age is None else age
             gaps.append(f"crime_type={crime} age={shown_age} area={area} risk={risk}")
     return gaps, shapes
-
-
-__all__ = ["CheckReport", "RulesError", "check_rule_set", "representative_ages"]

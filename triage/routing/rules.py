@@ -1,18 +1,100 @@
-"""The routing rule files (`routing_rules/<rule set>/routing.toml`) as pydantic models."""
+"""The shapes of a rule set's files, as pydantic models (pure: `triage.rule_sources` reads them).
 
-import hashlib
-import tomllib
+`routing.toml` holds the routing rules; `providers.toml` the provider directory they route
+to, whose entry is also the body of the directory's API.
+"""
+
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
-from triage.providers.schemas import ProviderDirectory
+from triage.lifecycle.codes import VULNERABILITY_FLAGS, Channel, CrimeType, HateStrand, Need
 
 RISK_CONDITIONS = ("standard", "medium", "high", "none")
 Age = Annotated[int, Field(ge=0, le=120)]
+# A provider's code, in the directory, in paths and in bodies.
+PROVIDER_CODE = r"^[a-z0-9][a-z0-9-]{1,63}$"
+ProviderCode = Annotated[str, StringConstraints(pattern=PROVIDER_CODE)]
+SPECIALISMS = frozenset(
+    {
+        "general",
+        "domestic_abuse",
+        "sexual_violence",
+        "child_sexual_exploitation",
+        "hate_crime",
+        "young_people",
+        "restorative_justice",
+        "mental_health",
+    }
+)
+
+
+class Funding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_ref: str | None = None
+    grant_ref: str | None = None
+    annual_volume: Annotated[int, Field(ge=0)] | None = None
+
+
+class ProviderEntry(BaseModel):
+    """One `[[providers]]` entry of `providers.toml`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: ProviderCode
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    services: Annotated[list[str], Field(min_length=1)]
+    areas: Annotated[list[str], Field(min_length=1)]
+    min_age: Age | None = None
+    max_age: Age | None = None
+    care_leaver_max_age: Age | None = None
+    crime_types: list[CrimeType] = []
+    hate_strands: list[HateStrand] = []
+    contact_channels: list[Channel] = []
+    notify_address: EmailStr | None = None
+    respond_by_hours: Annotated[int, Field(ge=1, le=24 * 28)]
+    accepting: bool = True
+    capacity: Annotated[int, Field(ge=0)] | None = None
+    funding: Funding = Funding()
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - SPECIALISMS)
+        if unknown:
+            raise ValueError(f"unknown service {unknown}; known: {sorted(SPECIALISMS)}")
+        return value
+
+
+class ProviderDirectory(BaseModel):
+    """The whole `providers.toml` of one rule set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    rule_set: str
+    areas: Annotated[list[str], Field(min_length=1)]
+    providers: list[ProviderEntry]
+
+    @field_validator("areas")
+    @classmethod
+    def _area_codes(cls, value: list[str]) -> list[str]:
+        for area in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", area):
+                raise ValueError(f"area {area!r} must be a lower-case code")
+        return value
 
 
 class Rule(BaseModel):
@@ -57,63 +139,15 @@ class RoutingFile(BaseModel):
     rules: list[Rule]
 
 
-class RulesError(ValueError):
-    """Rule files that do not load; each line names file, rule and field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
 @dataclass(frozen=True)
 class RuleSet:
-    """A rule set as loaded: its directory, routing rules and provider directory."""
+    """A rule set as loaded: its routing rules and provider directory, the files they came
+    from (named in every problem found), and the version and hash a decision records."""
 
     name: str
     version: str
     hash: str
     routing: RoutingFile
     directory: ProviderDirectory
-
-
-def _validated(model: type[BaseModel], path: Path, label: str) -> BaseModel:
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise RulesError([f"{path}: missing"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise RulesError([f"{path}: not valid TOML: {error}"]) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise RulesError([_problem(path, label, data, e) for e in error.errors()]) from None
-
-
-def _problem(path: Path, label: str, data: dict, error: dict) -> str:  # type: ignore[type-arg]
-    loc = list(error["loc"])
-    where = ".".join(str(p) for p in loc)
-    if len(loc) >= 2 and loc[0] in ("rules", "providers") and isinstance(loc[1], int):
-        entries = data.get(loc[0], [])
-        key = "id" if loc[0] == "rules" else "code"
-        name = entries[loc[1]].get(key, f"#{loc[1] + 1}") if loc[1] < len(entries) else "?"
-        field = ".".join(str(p) for p in loc[2:]) or "(entry)"
-        where = f"{label} {name!r} field {field}"
-    return f"{path}: {where}: {error['msg']}"
-
-
-def load_rule_set(directory: Path) -> RuleSet:
-    """Load and validate a rule set's `routing.toml` and `providers.toml` (shape only)."""
-    routing_path, providers_path = directory / "routing.toml", directory / "providers.toml"
-    routing = _validated(RoutingFile, routing_path, "rule")
-    providers = _validated(ProviderDirectory, providers_path, "provider")
-    assert isinstance(routing, RoutingFile) and isinstance(providers, ProviderDirectory)
-    digest = hashlib.sha256()
-    for path in (routing_path, providers_path):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return RuleSet(
-        name=routing.rule_set,
-        version=f"{routing.rule_set}@{routing.version}+providers@{providers.version}",
-        hash=digest.hexdigest()[:16],
-        routing=routing,
-        directory=providers,
-    )
+    routing_path: Path
+    directory_path: Path

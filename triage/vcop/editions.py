@@ -1,13 +1,11 @@
-"""Editions of the Victims' Code, loaded from `routing_rules/vcop/<edition>.toml`.
+"""Editions of the Victims' Code, the shape of `routing_rules/vcop/<edition>.toml` (pure:
+`triage.rule_sources` reads the files).
 
 A referral is judged by the edition in force on the day the crime was reported, or on the
 day the referral was received when the crime was not reported.
 """
 
-import tomllib
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -106,18 +104,6 @@ class Edition(BaseModel):
         if bereaved and self.consent.explicit_when_bereaved:
             return True
         return crime_type in self.consent.explicit_for_crime_types
-
-
-@lru_cache
-def load_editions(vcop_dir: Path) -> tuple[Edition, ...]:
-    """Every edition in `vcop_dir`, oldest first."""
-    editions = [
-        Edition.model_validate(tomllib.loads(path.read_text()))
-        for path in sorted(vcop_dir.glob("*.toml"))
-    ]
-    if not editions:
-        raise FileNotFoundError(f"no Victims' Code edition in {vcop_dir}")
-    return tuple(sorted(editions, key=lambda e: e.in_force_from))
 
 
 def edition_in_force(editions: tuple[Edition, ...], on: date) -> Edition:

@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.db import transaction
-from triage.notifications.models import OutboxMessage
+from triage.notifications import repository
 from triage.notifications.protocol import Notifier, Outgoing
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -63,11 +62,8 @@ def enqueue_many(
         }
         for m in messages
     ]
-    session.execute(_INSERT, rows)
+    repository.add_messages(session, rows)
     return [row["id"] for row in rows]
-
-
-_INSERT = insert(OutboxMessage.__table__)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -86,14 +82,7 @@ def dispatch(
     """
     sent = 0
     with transaction(factory) as session:
-        due = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for message in due:
+        for message in repository.claim_due_messages(session, now=now, limit=batch):
             try:
                 notifier.send(
                     Outgoing(message.id, message.recipient, message.subject, message.body)

@@ -34,12 +34,13 @@ import triage.models  # noqa: F401 (every table in Base.metadata)
 from triage.auth.models import User
 from triage.config import Settings
 from triage.db import Base, transaction
-from triage.history import deferred, tables
-from triage.history.world import Actor, build_world
+from triage.demo import deferred, tables
+from triage.demo.world import Actor, build_world
 from triage.providers.models import Provider
 from triage.referrals.models import Referral
-from triage.reports import fold
+from triage.reports import repository as reports_repository
 from triage.reports.models import ReportCount
+from triage.rule_sources import RuleSources
 
 CHUNK = 2000
 SEED = 20261125
@@ -53,6 +54,7 @@ ROLLUP_LOAD = "report_count_load"  # the workers' rollup changes, until they are
 
 @dataclass(frozen=True)
 class Plan:
+    rules: RuleSources
     settings: Settings
     now: datetime
     users: dict[str, Actor]
@@ -79,6 +81,7 @@ Progress = Callable[[int], None]
 def add_history(
     factory: sessionmaker[Session],
     *,
+    rules: RuleSources,
     settings: Settings,
     count: int,
     now: datetime | None = None,
@@ -95,7 +98,7 @@ def add_history(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     with transaction(factory) as session:
-        plan = _plan(session, settings, now, count, seed)
+        plan = _plan(session, rules, settings, now, count, seed)
         existing = session.scalar(
             select(func.count()).select_from(Referral).where(Referral.external_ref.like("DEMO-%"))
         )
@@ -121,7 +124,9 @@ def add_history(
     return Added(adding, rows, time.perf_counter() - started)
 
 
-def _plan(session: Session, settings: Settings, now: datetime, count: int, seed: int) -> Plan:
+def _plan(
+    session: Session, rules: RuleSources, settings: Settings, now: datetime, count: int, seed: int
+) -> Plan:
     provider_ids = dict(session.execute(select(Provider.code, Provider.id)).all())
     codes = {v: k for k, v in provider_ids.items()}
     users: dict[str, Actor] = {}
@@ -135,11 +140,13 @@ def _plan(session: Session, settings: Settings, now: datetime, count: int, seed:
             provider_users.setdefault(codes[provider_id], Actor(uid, name, role))
     if not users:
         raise SystemExit("demo referrals need a triage or intake user: run without --no-users")
-    return Plan(settings, now, users, provider_users, provider_ids, min(0.4, 10 / count), seed)
+    share = min(0.4, 10 / count)
+    return Plan(rules, settings, now, users, provider_users, provider_ids, share, seed)
 
 
 def _world(plan: Plan):  # type: ignore[no-untyped-def]
     return build_world(
+        plan.rules,
         plan.settings,
         now=plan.now,
         users=plan.users,
@@ -175,7 +182,7 @@ def _here(
         report(len(chunk))
     delta = tables.to_delta(summed)
     with transaction(factory) as session:
-        fold.apply_delta(session, delta)  # on PostgreSQL by COPY and one upsert
+        reports_repository.apply_delta(session, delta)  # on PostgreSQL by COPY and one upsert
     return written + len(delta)
 
 
@@ -204,12 +211,12 @@ def _merge_rollups(cursor: Any) -> int:
     2.8 million rows: 10.1 s against 18.5 s)."""
     cursor.execute("SELECT EXISTS (SELECT 1 FROM report_counts)")
     if cursor.fetchone()[0]:
-        return fold.merge_counts(cursor, ROLLUP_LOAD)
+        return reports_repository.merge_counts(cursor, ROLLUP_LOAD)
     key = ReportCount.__table__.primary_key
     dialect = postgresql.dialect()
     cursor.execute("TRUNCATE report_counts")  # empty, but maybe of deleted rows: fresh pages
     cursor.execute(str(DropConstraint(key).compile(dialect=dialect)))
-    added = fold.merge_counts(cursor, ROLLUP_LOAD, upsert=False)
+    added = reports_repository.merge_counts(cursor, ROLLUP_LOAD, upsert=False)
     cursor.execute(f"SET LOCAL maintenance_work_mem = '{deferred.SORT_MEMORY}'")
     cursor.execute(str(AddConstraint(key).compile(dialect=dialect)))
     return added
@@ -271,7 +278,7 @@ def _work(plan: Plan, url: str, chunks: Sequence[range], queue: Any) -> None:
             with connection.transaction(), connection.cursor() as cursor:
                 changes = tables.to_delta(summed)
                 rows = ((*key, count) for key, count in changes.items() if count)
-                fold.copy_counts(cursor, ROLLUP_LOAD, rows)
+                reports_repository.copy_counts(cursor, ROLLUP_LOAD, rows)
         queue.put(("done", 0))
     except BaseException as error:  # reported to the parent, which stops the run
         queue.put(("failed", f"{type(error).__name__}: {error}"))

@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import Any
 
 from triage.assessment.rules import risk_level
-from triage.history.world import SYSTEM, Actor, World, phone
+from triage.demo.world import SYSTEM, Actor, World, phone
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, CrimeType, HateStrand, Need
 from triage.referrals.people import age_on
 from triage.routing.engine import Decision, RoutingInput

@@ -8,7 +8,6 @@ import random
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +17,9 @@ from triage.config import Settings
 from triage.referrals.people import name_key, phone_key
 from triage.routing.engine import Decision, Engine, ProviderStatus, RoutingInput
 from triage.routing.engine import statuses_from_directory as directory_statuses
-from triage.routing.rules import load_rule_set
+from triage.rule_sources import RuleSources
 from triage.vcop.calendar import WorkingCalendar
-from triage.vcop.editions import Edition, load_editions
+from triage.vcop.editions import Edition
 
 DAYS = 3 * 365
 PEOPLE = 4000
@@ -126,6 +125,7 @@ _HOURS = [h for h in range(24) for _ in range(4 if 8 <= h < 18 else 2 if 18 <= h
 
 
 def build_world(
+    rules: RuleSources,
     settings: Settings,
     *,
     now: datetime,
@@ -135,16 +135,15 @@ def build_world(
     recent_share: float,
     seed: int,
 ) -> World:
-    rules_dir = Path(settings.rules_dir) / settings.rule_set
-    rule_set = load_rule_set(rules_dir)
+    rule_set = rules.rule_set
     directory = rule_set.directory.providers
     triage = users.get("triage") or users["intake"]
     world = World(
         now=now,
         settings=settings,
-        engine=Engine(rule_set),
+        engine=rules.engine,
         statuses=directory_statuses(rule_set),
-        editions=load_editions(Path(settings.rules_dir) / "vcop"),
+        editions=rules.editions,
         calendar=CachedCalendar(settings.timezone, settings.vcop_cutoff),
         areas=sorted(rule_set.directory.areas),
         provider_ids=provider_ids,

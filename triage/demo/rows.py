@@ -6,8 +6,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from triage.history.simulate import Case, Sim, reference
-from triage.history.world import World
+from triage.demo.simulate import Case, Sim, reference
+from triage.demo.world import World
 from triage.vcop.rights import NOT_TRACKED, PENDING, Evaluation, evaluate
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from triage.history.rows import simulate
-from triage.history.world import World
+from triage.demo.rows import simulate
+from triage.demo.world import World
 from triage.reports import facts as case_facts
 from triage.reports import fold
+from triage.reports.repository import Delta
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "referrals": (
@@ -123,9 +124,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def to_delta(summed: Counter[case_facts.Key]) -> fold.Delta:
+def to_delta(summed: Counter[case_facts.Key]) -> Delta:
     """What `fold.add` of every summed contribution makes: each count by every period."""
-    delta: fold.Delta = defaultdict(int)
+    delta: Delta = defaultdict(int)
     fold.add_counts(delta, summed)
     return delta
 

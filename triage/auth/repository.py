@@ -1,0 +1,72 @@
+"""Every query of the auth domain: users, tokens, and the caller behind a token."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from triage.auth.models import Token, User
+from triage.providers.models import Provider
+
+
+def user_named(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def username_taken(session: Session, username: str) -> bool:
+    return session.scalar(select(User.id).where(User.username == username)) is not None
+
+
+def add_user(session: Session, user: User) -> User:
+    session.add(user)
+    session.flush()
+    return user
+
+
+def username(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return session.scalar(select(User.username).where(User.id == user_id))
+
+
+def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Usernames by id, for the ids given (None and unknown ids left out)."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows}
+
+
+def add_token(session: Session, token: Token) -> None:
+    session.add(token)
+
+
+def caller_row(
+    session: Session, *, digest: str, now: datetime
+) -> Row[tuple[int, str, str, int | None, str | None]] | None:
+    """The user (id, username, role, provider id and code) of a current token, if any."""
+    return session.execute(_CALLER_BY_DIGEST, {"digest": digest, "now": now}).first()
+
+
+# Built once (runs on every request): parameters instead of a new statement per call.
+_CALLER_BY_DIGEST = (
+    select(User.id, User.username, User.role, User.provider_id, Provider.code)
+    .join(Token, Token.user_id == User.id)
+    .outerjoin(Provider, Provider.id == User.provider_id)
+    .where(
+        Token.token_hash == bindparam("digest"),
+        Token.revoked_at.is_(None),
+        Token.expires_at > bindparam("now", type_=Token.__table__.c.expires_at.type),
+        User.active.is_(True),
+    )
+)
+
+
+def revoke_token(session: Session, *, digest: str, now: datetime) -> None:
+    session.execute(
+        update(Token)
+        .where(Token.token_hash == digest, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

@@ -1,0 +1,31 @@
+"""Every query of the notification outbox."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from triage.notifications.models import OutboxMessage
+
+
+def add_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(_INSERT, list(rows))
+
+
+_INSERT = insert(OutboxMessage.__table__)
+
+
+def claim_due_messages(session: Session, *, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Unsent messages due by `now`, oldest due first, that no other dispatcher holds (each
+    locked until the transaction ends)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )

@@ -1,0 +1,75 @@
+"""The referral a route works on, loaded once for the caller or answered 404, and the body it
+is sent, parsed only after that: 401, then 403, then 404, then 422 (DESIGN 4)."""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends
+
+from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
+from triage.caller import Caller
+from triage.deps import (
+    AppSettings,
+    DbSession,
+    Rules,
+    TriageOrProvider,
+    body_after,
+    raw_body,
+    triage_only,
+    triage_or_provider,
+)
+from triage.errors import parse_body
+from triage.lifecycle.codes import Event
+from triage.referrals.context import ReferralContext, load
+from triage.referrals.events import check_role
+from triage.referrals.schemas import EVENT_BODIES, EventBody
+
+
+def scoped_referral(role_check: Callable[..., Any], *, for_update: bool = False) -> Any:
+    """A dependency loading the path's referral for a caller of the roles `role_check`
+    allows (403 first), or answering 404 when it lies outside the caller's scope.
+    `for_update` locks it until the request's transaction ends (a change follows)."""
+
+    def referral_in_scope(
+        referral_id: UUID,
+        caller: Annotated[Caller, Depends(role_check)],
+        session: DbSession,
+        rules: Rules,
+        settings: AppSettings,
+    ) -> ReferralContext:
+        return load(
+            session,
+            caller=caller,
+            referral_id=referral_id,
+            rules=rules,
+            settings=settings,
+            for_update=for_update,
+        )
+
+    return Depends(referral_in_scope)
+
+
+async def event_caller(event: Event, caller: TriageOrProvider) -> Caller:
+    """The caller, if its role fires this event: 403 before the referral is looked up."""
+    check_role(caller, event)
+    return caller
+
+
+# Read by triage or by a provider in scope; read or changed by triage alone.
+ScopedReferral = Annotated[ReferralContext, scoped_referral(triage_or_provider)]
+TriageReferral = Annotated[ReferralContext, scoped_referral(triage_only)]
+LockedTriageReferral = Annotated[ReferralContext, scoped_referral(triage_only, for_update=True)]
+EventReferral = Annotated[ReferralContext, scoped_referral(event_caller, for_update=True)]
+AssessmentBody = Annotated[AssessmentUpdate, body_after(AssessmentUpdate, LockedTriageReferral)]
+ConsentBody = Annotated[ConsentUpdate, body_after(ConsentUpdate, LockedTriageReferral)]
+
+
+async def event_body(
+    event: Event, payload: Annotated[bytes, Depends(raw_body)], _: EventReferral
+) -> EventBody:
+    """The event's own body (`version` and its fields), after role, event and scope."""
+    return parse_body(EVENT_BODIES[event.value], payload)
+
+
+EventBodyIn = Annotated[EventBody, Depends(event_body)]

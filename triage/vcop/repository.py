@@ -1,0 +1,54 @@
+"""Every query of the Victims' Code check log."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from triage.auth.models import User
+from triage.vcop.models import EntitlementCheck
+
+
+def add_checks(session: Session, rows: Sequence[dict[str, Any]], *, supersede: UUID | None) -> None:
+    """Append check-log rows; with `supersede`, that referral's current rows stop being
+    current first."""
+    if supersede is not None:
+        session.execute(_SUPERSEDE, {"of_referral": supersede})
+    session.execute(_INSERT_CHECK, list(rows))
+
+
+# Built once; run with parameters (the check log is written on every event).
+_INSERT_CHECK = insert(EntitlementCheck.__table__)
+_SUPERSEDE = (
+    update(EntitlementCheck.__table__)
+    .where(
+        EntitlementCheck.__table__.c.referral_id == bindparam("of_referral"),
+        EntitlementCheck.__table__.c.current.is_(True),
+    )
+    .values(current=False)
+)
+
+
+def checks_with_checkers(
+    session: Session, referral_id: UUID
+) -> list[tuple[EntitlementCheck, str | None]]:
+    """Every check of a referral, oldest first, with the username of who made it."""
+    rows = session.execute(
+        select(EntitlementCheck, User.username)
+        .outerjoin(User, User.id == EntitlementCheck.checked_by)
+        .where(EntitlementCheck.referral_id == referral_id)
+        .order_by(EntitlementCheck.id)
+    )
+    return [(check, username) for check, username in rows]
+
+
+def current_checks(session: Session, referral_id: UUID) -> list[EntitlementCheck]:
+    return list(
+        session.scalars(
+            select(EntitlementCheck).where(
+                EntitlementCheck.referral_id == referral_id, EntitlementCheck.current.is_(True)
+            )
+        )
+    )
