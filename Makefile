@@ -39,6 +39,8 @@ postgres:
 
 test: install-test postgres
 	$(BIN)/ruff check triage adapters tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/triage rules check
 	$(BIN)/pytest -q -m "not slow"
 	$(MAKE) --no-print-directory contract
@@ -56,6 +58,8 @@ test-slow: install-test postgres
 lint: install-test
 	$(BIN)/ruff check triage adapters tests benchmarks
 	$(BIN)/ruff format --check triage adapters tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: install-test postgres
 	$(BIN)/python benchmarks/intake.py

@@ -9,9 +9,9 @@ PostgreSQL is the production database.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -52,6 +52,12 @@ class Base(DeclarativeBase):
         list[str] | None: JSON,
         list[dict[str, Any]]: JSON,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements built once and run with parameters (the ORM
+    would coerce each value into a new statement: measured, a third of intake's CPU)."""
+    return cast(Table, model.__table__)
 
 
 def is_sqlite(url: str) -> bool:

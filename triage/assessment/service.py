@@ -71,6 +71,8 @@ def record_answers(
     now: datetime,
 ) -> tuple[Assessment, Snapshot, Snapshot]:
     """Record (or replace) the answers; answers the row and its before and after."""
+    if user_id is None:
+        raise ValueError("an assessment is recorded by a signed-in user, not the service")
     before = snapshot(assessment)
     if assessment is None:
         assessment = repository.add(session, Assessment(referral_id=referral_id))

@@ -7,6 +7,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from triage.audit.models import AuditEvent
+from triage.db import table_of
 
 
 def append(session: Session, values: dict[str, Any]) -> None:
@@ -15,7 +16,7 @@ def append(session: Session, values: dict[str, Any]) -> None:
 
 
 # A Core insert built once, its values passed as parameters: the cheapest way to append.
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(table_of(AuditEvent))
 
 
 def timeline(session: Session, referral_id: UUID) -> list[AuditEvent]:

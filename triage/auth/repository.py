@@ -3,10 +3,11 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from triage.auth.models import Token, User
+from triage.db import table_of
 from triage.providers.models import Provider
 
 
@@ -43,11 +44,13 @@ def add_token(session: Session, token: Token) -> None:
     session.add(token)
 
 
-def caller_row(
-    session: Session, *, digest: str, now: datetime
-) -> Row[tuple[int, str, str, int | None, str | None]] | None:
+CallerRow = tuple[int, str, str, int | None, str | None]
+
+
+def caller_row(session: Session, *, digest: str, now: datetime) -> CallerRow | None:
     """The user (id, username, role, provider id and code) of a current token, if any."""
-    return session.execute(_CALLER_BY_DIGEST, {"digest": digest, "now": now}).first()
+    row = session.execute(_CALLER_BY_DIGEST, {"digest": digest, "now": now}).first()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 # Built once (runs on every request): parameters instead of a new statement per call.
@@ -58,7 +61,7 @@ _CALLER_BY_DIGEST = (
     .where(
         Token.token_hash == bindparam("digest"),
         Token.revoked_at.is_(None),
-        Token.expires_at > bindparam("now", type_=Token.__table__.c.expires_at.type),
+        Token.expires_at > bindparam("now", type_=table_of(Token).c.expires_at.type),
         User.active.is_(True),
     )
 )

@@ -1,5 +1,6 @@
 """Users and tokens: sign-in, the caller behind a token, revocation."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -109,6 +110,11 @@ def revoke_token(session: Session, *, token: str, now: datetime) -> None:
 def username(session: Session, user_id: int | None) -> str | None:
     """A user's name, for answers that say who did something."""
     return repository.username(session, user_id)
+
+
+def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' names by id (unknown ids and None left out)."""
+    return repository.usernames(session, user_ids)
 
 
 def username_taken(session: Session, username: str) -> bool:

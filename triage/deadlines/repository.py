@@ -19,8 +19,9 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from triage.db import table_of
 from triage.deadlines.models import Alert
 from triage.lifecycle.codes import State
 from triage.referrals.models import ContactAttempt, Offer, Referral
@@ -79,8 +80,8 @@ def deadline_counts(
 
 
 def _flag(
-    referral_id: ColumnElement[UUID], flag: str, *conditions: ColumnElement[bool]
-) -> Select[tuple[UUID, str]]:
+    referral_id: InstrumentedAttribute[UUID], flag: str, *conditions: ColumnElement[bool]
+) -> Select[UUID, str]:
     return select(referral_id.label("referral_id"), literal(flag).label("flag")).where(*conditions)
 
 
@@ -95,7 +96,7 @@ def open_alert_counts(session: Session) -> dict[str, int]:
 # Claims --------------------------------------------------------------------------------------
 
 
-def due_offers(now: datetime) -> Select[tuple[UUID]]:
+def due_offers(now: datetime) -> Select[UUID]:
     """Referrals with an open offer past its respond-by time, soonest due first."""
     return (
         select(Referral.id)
@@ -105,7 +106,7 @@ def due_offers(now: datetime) -> Select[tuple[UUID]]:
     )
 
 
-def overdue_rights(now: datetime) -> Select[tuple[UUID]]:
+def overdue_rights(now: datetime) -> Select[UUID]:
     """Referrals with a Victims' Code right still pending past its due time, soonest first."""
     return (
         select(Referral.id)
@@ -119,7 +120,7 @@ def overdue_rights(now: datetime) -> Select[tuple[UUID]]:
     )
 
 
-def claiming(due: Select[tuple[UUID]], limit: int) -> Select[tuple[UUID]]:
+def claiming(due: Select[UUID], limit: int) -> Select[UUID]:
     """The first `limit` due rows, their referrals locked unless another sweep holds them
     (FOR UPDATE SKIP LOCKED; on SQLite the write transaction already excludes every other
     writer)."""
@@ -136,7 +137,7 @@ def claim_overdue_rights(session: Session, *, now: datetime, limit: int) -> tupl
     return claim(session, overdue_rights(now), limit)
 
 
-def claim(session: Session, due: Select[tuple[UUID]], limit: int) -> tuple[list[UUID], int]:
+def claim(session: Session, due: Select[UUID], limit: int) -> tuple[list[UUID], int]:
     """Lock up to `limit` due rows' referrals that no other sweep holds.
 
     Answers the distinct referrals, in due order, and how many rows were seen (a referral
@@ -148,7 +149,7 @@ def claim(session: Session, due: Select[tuple[UUID]], limit: int) -> tuple[list[
 
 def rights_due_between(
     session: Session, *, start: datetime, end: datetime
-) -> list[Row[tuple[UUID, str, datetime]]]:
+) -> list[Row[UUID, str, datetime]]:
     """(referral, right, due time) of each current right pending and due in [start, end]."""
     return list(
         session.execute(
@@ -166,7 +167,7 @@ def rights_due_between(
 
 def uncontacted_since(
     session: Session, *, before: datetime
-) -> list[Row[tuple[UUID, datetime, int, datetime | None]]]:
+) -> list[Row[UUID, datetime, int, datetime | None]]:
     """(referral, received, version, last attempt) of referrals not yet contacted whose last
     attempt (or, without one, whose receipt) was at or before `before`."""
     last_attempt = (
@@ -188,7 +189,7 @@ def uncontacted_since(
 
 def received_between(
     session: Session, *, start: datetime, end: datetime
-) -> list[Row[tuple[datetime, str, list[str]]]]:
+) -> list[Row[datetime, str, list[str]]]:
     """(received, area, hate strands) of referrals received after `start`, up to `end`."""
     return list(
         session.execute(
@@ -209,9 +210,9 @@ def add_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
 
 
 _INSERT_ALERT = {
-    name: dialect.insert(Alert.__table__)
+    name: dialect.insert(table_of(Alert))
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(Alert.__table__.c.key)
+    .returning(table_of(Alert).c.key)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 

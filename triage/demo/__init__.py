@@ -33,7 +33,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 import triage.models  # noqa: F401 (every table in Base.metadata)
 from triage.auth.models import User
 from triage.config import Settings
-from triage.db import Base, transaction
+from triage.db import Base, table_of, transaction
 from triage.demo import deferred, tables
 from triage.demo.world import Actor, build_world
 from triage.providers.models import Provider
@@ -212,7 +212,7 @@ def _merge_rollups(cursor: Any) -> int:
     cursor.execute("SELECT EXISTS (SELECT 1 FROM report_counts)")
     if cursor.fetchone()[0]:
         return reports_repository.merge_counts(cursor, ROLLUP_LOAD)
-    key = ReportCount.__table__.primary_key
+    key = table_of(ReportCount).primary_key
     dialect = postgresql.dialect()
     cursor.execute("TRUNCATE report_counts")  # empty, but maybe of deleted rows: fresh pages
     cursor.execute(str(DropConstraint(key).compile(dialect=dialect)))
@@ -277,8 +277,8 @@ def _work(plan: Plan, url: str, chunks: Sequence[range], queue: Any) -> None:
                 writing.result()
             with connection.transaction(), connection.cursor() as cursor:
                 changes = tables.to_delta(summed)
-                rows = ((*key, count) for key, count in changes.items() if count)
-                reports_repository.copy_counts(cursor, ROLLUP_LOAD, rows)
+                counts = ((*key, count) for key, count in changes.items() if count)
+                reports_repository.copy_counts(cursor, ROLLUP_LOAD, counts)
         queue.put(("done", 0))
     except BaseException as error:  # reported to the parent, which stops the run
         queue.put(("failed", f"{type(error).__name__}: {error}"))

@@ -4,7 +4,7 @@ import triage.models  # noqa: F401  (fills the metadata)
 from triage.db import Base, is_sqlite, make_engine
 
 config = context.config
-url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+url = str(config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url"))
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from triage.db import table_of
 from triage.notifications.models import OutboxMessage
 
 
@@ -14,7 +15,7 @@ def add_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(_INSERT, list(rows))
 
 
-_INSERT = insert(OutboxMessage.__table__)
+_INSERT = insert(table_of(OutboxMessage))
 
 
 def claim_due_messages(session: Session, *, now: datetime, limit: int) -> list[OutboxMessage]:

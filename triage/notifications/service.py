@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +49,7 @@ def enqueue_many(
     """Write several messages to the outbox in one statement; answers their stable ids."""
     if not messages:
         return []
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4(),
             "kind": m.kind,

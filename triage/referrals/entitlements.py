@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from triage.auth import service as auth_service
 from triage.caller import Caller
 from triage.referrals.context import ReferralContext
 from triage.vcop import service as vcop_service
@@ -45,9 +46,10 @@ def reevaluate(
 def entitlements_view(session: Session, *, context: ReferralContext) -> VcopRead:
     """Each right of the referral's edition with its status, times and check history."""
     referral = context.referral
+    checks = vcop_service.checks_of(session, referral_id=referral.id)
     return vcop_service.entitlements_view(
-        session,
-        referral_id=referral.id,
+        checks,
+        checkers=auth_service.usernames(session, {c.checked_by for c in checks}),
         edition=context.edition,
         enhanced=referral.enhanced,
         enhanced_reasons=referral.enhanced_reasons,

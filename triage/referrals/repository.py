@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from triage.db import table_of
 from triage.lifecycle.codes import State
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
@@ -41,9 +42,9 @@ def insert_unless_exists(session: Session, values: dict[str, Any]) -> bool:
 # Built once: a Core statement with its values as parameters keeps one cache key and skips
 # the ORM's per-call coercion of every value (measured: a third of intake's CPU).
 _INSERT_UNLESS_EXISTS = {
-    name: dialect.insert(Referral.__table__)
+    name: dialect.insert(table_of(Referral))
     .on_conflict_do_nothing()
-    .returning(Referral.__table__.c.id)
+    .returning(table_of(Referral).c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 

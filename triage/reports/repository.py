@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from triage.audit.models import AuditEvent
+from triage.db import table_of
 from triage.referrals.models import Referral
 from triage.reports.models import ReportCase, ReportCount, ReportFold
 from triage.vcop.models import EntitlementCheck
@@ -73,7 +74,7 @@ def sums(
 ) -> dict[str, Sums]:
     """Each measure's counts summed over [start, end], by (key, subkey)."""
     cover = spans(start, end, quarters=not by_month)
-    table = ReportCount.__table__.c
+    table = table_of(ReportCount).c
     ranges = [
         and_(table.period == period, table.period_start.in_(starts))
         for period, starts in (("q", cover.quarters), ("m", cover.months))
@@ -88,7 +89,7 @@ def sums(
 
 def sums_until(session: Session, measures: list[str], end: date) -> dict[str, Sums]:
     """Each measure's counts summed over all time up to and including `end`."""
-    table = ReportCount.__table__.c
+    table = table_of(ReportCount).c
     quarter = date(end.year, (end.month - 1) // 3 * 3 + 1, 1)
     month = end.replace(day=1)
     in_range = or_(
@@ -102,11 +103,11 @@ def sums_until(session: Session, measures: list[str], end: date) -> dict[str, Su
 def _sums(
     session: Session, measures: list[str], in_range: ColumnElement[bool], *, by_month: bool = False
 ) -> dict[str, Sums]:
-    table = ReportCount.__table__.c
+    table = table_of(ReportCount).c
     columns = [table.measure, table.key, table.subkey]
     if by_month:
         columns.insert(1, table.period_start)
-    rows = session.execute(
+    rows: Sequence[Any] = session.execute(  # (measure, [month,] key, subkey, count)
         select(*columns, cast(func.sum(table.count), BigInteger))
         .where(table.measure.in_(measures), in_range)
         .group_by(*columns)
@@ -205,8 +206,8 @@ def replace_folded(
     """The referrals' folded facts replaced by `cases`, each marked as read at its version."""
     session.execute(delete(ReportCase).where(ReportCase.referral_id.in_(referral_ids)))
     if cases:
-        session.execute(ReportCase.__table__.insert(), list(cases))
-    table = Referral.__table__
+        session.execute(table_of(ReportCase).insert(), list(cases))
+    table = table_of(Referral)
     session.execute(
         update(table).where(table.c.id.in_(referral_ids)).values(reported_version=table.c.version)
     )
@@ -216,7 +217,7 @@ def mark_folded(session: Session, as_of: datetime) -> None:
     """Record that every change committed before `as_of` is in the rollups (one upsert, so
     two folds at once never collide; the later time wins)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = ReportFold.__table__
+    table = table_of(ReportFold)
     statement = dialect.insert(table).values(id=1, as_of=as_of)
     session.execute(
         statement.on_conflict_do_update(
@@ -236,7 +237,7 @@ def empty_rollups(session: Session) -> None:
     """No counts, no folded facts, every referral to be folded again."""
     session.execute(delete(ReportCount))
     session.execute(delete(ReportCase))
-    session.execute(update(Referral.__table__).values(reported_version=0))
+    session.execute(update(table_of(Referral)).values(reported_version=0))
 
 
 def apply_delta(session: Session, delta: Delta) -> int:
@@ -247,10 +248,10 @@ def apply_delta(session: Session, delta: Delta) -> int:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return copy_delta(session.connection().connection.driver_connection, rows)
-    statement = sqlite.insert(ReportCount.__table__)
+    statement = sqlite.insert(table_of(ReportCount))
     statement = statement.on_conflict_do_update(
         index_elements=list(COUNT_KEY),
-        set_={"count": ReportCount.__table__.c.count + statement.excluded.count},
+        set_={"count": table_of(ReportCount).c.count + statement.excluded.count},
     )
     columns = (*COUNT_KEY, "count")
     for start in range(0, len(rows), 2000):

@@ -46,7 +46,9 @@ def shown(value: int, cell: Hashable, marks: Mapping[Hashable, str]) -> int | st
 
 
 def rate(
-    numerator: tuple[int, Hashable], denominator: tuple[int, Hashable], marks: Mapping
+    numerator: tuple[int, Hashable],
+    denominator: tuple[int, Hashable],
+    marks: Mapping[Hashable, str],
 ) -> float | None:
     """A rate, or None where it would use a hidden count or divide by nothing."""
     (top, top_cell), (bottom, bottom_cell) = numerator, denominator

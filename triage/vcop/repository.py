@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from triage.auth.models import User
+from triage.db import table_of
 from triage.vcop.models import EntitlementCheck
 
 
@@ -20,28 +20,26 @@ def add_checks(session: Session, rows: Sequence[dict[str, Any]], *, supersede: U
 
 
 # Built once; run with parameters (the check log is written on every event).
-_INSERT_CHECK = insert(EntitlementCheck.__table__)
+_INSERT_CHECK = insert(table_of(EntitlementCheck))
 _SUPERSEDE = (
-    update(EntitlementCheck.__table__)
+    update(table_of(EntitlementCheck))
     .where(
-        EntitlementCheck.__table__.c.referral_id == bindparam("of_referral"),
-        EntitlementCheck.__table__.c.current.is_(True),
+        table_of(EntitlementCheck).c.referral_id == bindparam("of_referral"),
+        table_of(EntitlementCheck).c.current.is_(True),
     )
     .values(current=False)
 )
 
 
-def checks_with_checkers(
-    session: Session, referral_id: UUID
-) -> list[tuple[EntitlementCheck, str | None]]:
-    """Every check of a referral, oldest first, with the username of who made it."""
-    rows = session.execute(
-        select(EntitlementCheck, User.username)
-        .outerjoin(User, User.id == EntitlementCheck.checked_by)
-        .where(EntitlementCheck.referral_id == referral_id)
-        .order_by(EntitlementCheck.id)
+def checks_of(session: Session, referral_id: UUID) -> list[EntitlementCheck]:
+    """Every check of a referral, oldest first."""
+    return list(
+        session.scalars(
+            select(EntitlementCheck)
+            .where(EntitlementCheck.referral_id == referral_id)
+            .order_by(EntitlementCheck.id)
+        )
     )
-    return [(check, username) for check, username in rows]
 
 
 def current_checks(session: Session, referral_id: UUID) -> list[EntitlementCheck]:

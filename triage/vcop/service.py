@@ -7,6 +7,7 @@ right's status and `due_at` for the deadline sweeps. The referral aggregate gath
 (`triage.referrals.inputs`) and keeps the enhanced decision on the referral.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import cache
@@ -132,20 +133,27 @@ def check_entitlements(
     return evaluation
 
 
+def checks_of(session: Session, *, referral_id: UUID) -> list[EntitlementCheck]:
+    """The referral's whole check log, oldest first."""
+    return repository.checks_of(session, referral_id)
+
+
 def entitlements_view(
-    session: Session,
+    checks_made: Sequence[EntitlementCheck],
     *,
-    referral_id: UUID,
+    checkers: Mapping[int, str],
     edition: Edition,
     enhanced: bool | None,
     enhanced_reasons: list[str] | None,
 ) -> VcopRead:
-    """Each right of the referral's edition with its status, times and check history."""
+    """Each right of the referral's edition with its status, times and check history
+    (`checkers`: the usernames of who made the checks, by user id)."""
     current: dict[str, EntitlementCheck] = {}
     checks: dict[str, list[CheckRead]] = {}
-    for check, username in repository.checks_with_checkers(session, referral_id):
+    for check in checks_made:
         if check.current:
             current[check.right] = check
+        checked_by = "system" if check.checked_by is None else checkers.get(check.checked_by)
         checks.setdefault(check.right, []).append(
             CheckRead(
                 status=check.status,
@@ -154,7 +162,7 @@ def entitlements_view(
                 reason=check.reason,
                 trigger=check.trigger,
                 evidence=check.evidence,
-                checked_by=username or ("system" if check.checked_by is None else None),
+                checked_by=checked_by,
                 checked_at=check.checked_at,
             )
         )
