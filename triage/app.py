@@ -8,14 +8,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from adapters.notifications.log import LogNotifier
 from adapters.notifications.smtp import SmtpNotifier
 from triage.auth import service as auth_service
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
-from triage.db import make_engine, make_session_factory
+from triage.db import make_engine, make_session_factory, ping
 from triage.deadlines.api import router as alerts_router
 from triage.deadlines.scheduler import add_sweep_job
 from triage.deps import Clock, system_clock
@@ -168,8 +167,7 @@ def _add_health_routes(app: FastAPI) -> None:
     def readyz() -> JSONResponse:
         """Readiness: the database answers."""
         try:
-            with app.state.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            ping(app.state.engine)
         except Exception as error:  # any failure to reach the database means not ready
             return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
         return JSONResponse({"status": "ok"})

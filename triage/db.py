@@ -11,9 +11,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+# Memory for each sort that builds an index or a key after a bulk load (the server's default
+# is 64 MB).
+SORT_MEMORY = "256MB"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -110,3 +114,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers a trivial query."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -29,10 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 import triage.models  # noqa: F401 (every table in Base.metadata)
-from triage.db import Base
-
-# Memory for each index build's sort (the server's default is 64 MB).
-SORT_MEMORY = "256MB"
+from triage.db import SORT_MEMORY, Base
 
 Note = Callable[[str], None]
 

@@ -1,70 +1,217 @@
-"""A simulated referral's remaining rows: the referral itself and its current Victims' Code
-check lines, as the service leaves them after the history's last event (and after the
-deadline sweep re-evaluated any right that fell due unmet since)."""
+"""The rows a simulated referral writes, one named type per table, fields in column order.
 
-import random
-from datetime import timedelta
-from typing import Any
+A row is a tuple (COPY writes it as it is); its fields are the table's columns, so
+`COLUMNS` is read off the types and nothing states a column's position twice.
+"""
 
-from triage.demo.simulate import Case, Sim, reference
-from triage.demo.world import World
-from triage.vcop.rights import NOT_TRACKED, PENDING, Evaluation, evaluate
-
-
-def simulate(world: World, rng: random.Random, number: int) -> tuple[Case, Sim]:
-    """Referral `number`'s whole history and rows."""
-    sim = Sim(world, rng, number)
-    sim.create(number)
-    sim.run()
-    case = sim.case
-    case.referral = _referral(sim, number)
-    case.checks = _checks(sim)
-    return case, sim
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
 
 
-def _referral(sim: Sim, number: int) -> tuple[Any, ...]:
-    w = sim.w
-    person, phone_text, phone_digits, has_email = sim.person
-    reason, outcomes, closed_at = sim.closure or (None, None, None)
-    holder = w.provider_ids[sim.holder] if sim.holder else None
-    rng = sim.rng
-    return (
-        sim.id, reference(number, sim.received.year), sim.source, sim.external_ref, None, "",
-        w.intake.id, sim.area, sim.crime, list(sim.strands), sim.reported, sim.received,
-        person.full_name, person.name_key, sim.born, phone_text, phone_digits,
-        person.email if has_email else None, person.address, person.postcode,
-        rng.sample(["phone", "sms", "email"], 2),
-        rng.choice((None, "weekdays 09:00-12:00", "evenings only")), "en", None,
-        sim.state, sim.version, holder, sim.edition.edition, bool(sim.enhanced_reasons),
-        list(sim.enhanced_reasons), reason, outcomes, closed_at, sim.updated_at, sim.version,
-    )  # fmt: skip
+class ReferralRow(NamedTuple):
+    id: UUID
+    reference: str
+    source: str
+    external_ref: str | None
+    idempotency_key: str | None
+    request_hash: str
+    created_by: int | None
+    area: str
+    crime_type: str
+    hate_strands: list[str]
+    crime_reported_at: datetime | None
+    received_at: datetime
+    victim_full_name: str
+    victim_name_key: str
+    victim_date_of_birth: date | None
+    victim_phone: str | None
+    victim_phone_key: str | None
+    victim_email: str | None
+    victim_address: str | None
+    victim_postcode: str | None
+    safe_channels: list[str]
+    safe_times: str | None
+    language: str | None
+    notes: str | None
+    state: str
+    version: int
+    holder_provider_id: int | None
+    vcop_edition: str
+    enhanced: bool
+    enhanced_reasons: list[str]
+    closure_reason: str | None
+    outcomes: dict[str, bool] | None
+    closed_at: datetime | None
+    updated_at: datetime
+    reported_version: int
 
 
-def _checks(sim: Sim) -> list[tuple[Any, ...]]:
-    """The current line of each tracked right: the evaluation after the last event, or the
-    deadline sweep's once a right it left pending fell due before `now`."""
-    w = sim.w
-    facts = sim.vcop_facts()
-    action, actor = sim.last
-    at = sim.updated_at
-    evaluation = evaluate(sim.edition, facts, now=at, calendar=w.calendar)
-    trigger, checked_by = action, actor.id
-    overdue = [r.due_at for r in evaluation.rights if r.status == PENDING and r.due_at]
-    overdue = [d for d in overdue if d < w.now]
-    if overdue:
-        at = min(max(overdue) + timedelta(seconds=sim.rng.uniform(1, 60)), w.now)
-        evaluation = evaluate(sim.edition, facts, now=at, calendar=w.calendar)
-        trigger, checked_by = "deadline_sweep", None
-    return _lines(sim, evaluation, trigger, checked_by, at)
+class AuditEventRow(NamedTuple):
+    referral_id: UUID
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    actor_role: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    version: int
+    detail: dict[str, Any]
 
 
-def _lines(
-    sim: Sim, evaluation: Evaluation, trigger: str, checked_by: int | None, at: Any
-) -> list[tuple[Any, ...]]:
-    evidence = {"action": trigger, "version": sim.version}
-    return [
-        (sim.id, r.right, evaluation.edition, r.status, r.due_at, r.met_at, r.reason, trigger,
-         evidence, checked_by, at, True)
-        for r in evaluation.rights
-        if r.status != NOT_TRACKED
-    ]  # fmt: skip
+class ContactAttemptRow(NamedTuple):
+    referral_id: UUID
+    at: datetime
+    channel: str
+    outcome: str | None
+    made_contact: bool
+    recorded_by: int | None
+
+
+class AssessmentRow(NamedTuple):
+    referral_id: UUID
+    needs: list[str]
+    dash_score: int | None
+    professional_judgement: str | None
+    risk_level: str | None
+    mental_disorder: bool
+    impaired_intelligence: bool
+    physical_disability: bool
+    intimidated: bool
+    persistently_targeted: bool
+    bereaved: bool
+    restorative_justice_interest: bool
+    care_leaver: bool
+    consent_to_share: bool | None
+    consent_method: str | None
+    consent_recorded_by: int | None
+    consent_recorded_at: datetime | None
+    assessed_by: int | None
+    assessed_at: datetime
+
+
+class OfferRow(NamedTuple):
+    referral_id: UUID
+    provider_id: int
+    offered_at: datetime
+    offered_by: int | None
+    respond_by: datetime
+    answer: str | None
+    answered_at: datetime | None
+    answered_by: int | None
+    reason: str | None
+    note: str | None
+    rule_set_hash: str
+    handed_back_at: datetime | None
+    hand_back_reason: str | None
+    hand_back_note: str | None
+
+
+class RoutingDecisionRow(NamedTuple):
+    referral_id: UUID
+    decided_at: datetime
+    decided_by: int | None
+    trigger: str
+    rule_set_version: str
+    rule_set_hash: str
+    matched_rules: list[str]
+    candidates: list[dict[str, str]]
+    skipped: list[dict[str, str]]
+    chosen_provider: str | None
+    by_hand: bool
+    rules_would_choose: str | None
+    no_route_reason: str | None
+
+
+class EntitlementCheckRow(NamedTuple):
+    referral_id: UUID
+    right: str
+    edition: str
+    status: str
+    due_at: datetime | None
+    met_at: datetime | None
+    reason: str | None
+    trigger: str
+    evidence: dict[str, Any]
+    checked_by: int | None
+    checked_at: datetime
+    current: bool
+
+
+class ReportCaseRow(NamedTuple):
+    referral_id: UUID
+    version: int
+    facts: dict[str, Any]
+    folded_at: datetime
+
+
+@dataclass(slots=True)
+class SimulatedOffer:
+    """An offer while its referral is simulated (answered, maybe handed back, later)."""
+
+    referral_id: UUID
+    provider_id: int
+    provider_code: str
+    offered_at: datetime
+    offered_by: int | None
+    respond_by: datetime
+    rule_set_hash: str
+    answer: str | None = None
+    answered_at: datetime | None = None
+    answered_by: int | None = None
+    reason: str | None = None
+    note: str | None = None
+    handed_back_at: datetime | None = None
+    hand_back_reason: str | None = None
+    hand_back_note: str | None = None
+
+    def row(self) -> OfferRow:
+        return OfferRow(
+            self.referral_id, self.provider_id, self.offered_at, self.offered_by,
+            self.respond_by, self.answer, self.answered_at, self.answered_by, self.reason,
+            self.note, self.rule_set_hash, self.handed_back_at, self.hand_back_reason,
+            self.hand_back_note,
+        )  # fmt: skip
+
+
+class Case:
+    """One referral's rows (its audit events as the report fold reads them, as dicts)."""
+
+    __slots__ = ("referral", "events", "attempts", "assessment", "offers", "decisions", "checks")
+
+    def __init__(self) -> None:
+        self.referral: ReferralRow | None = None
+        self.events: list[dict[str, Any]] = []
+        self.attempts: list[ContactAttemptRow] = []
+        self.assessment: AssessmentRow | None = None
+        self.offers: list[SimulatedOffer] = []
+        self.decisions: list[RoutingDecisionRow] = []
+        self.checks: list[EntitlementCheckRow] = []
+
+
+# Each table the demo writes, in the order written (referrals first: every row names one).
+ROW_TYPES: dict[str, type[tuple[Any, ...]]] = {
+    "referrals": ReferralRow,
+    "audit_events": AuditEventRow,
+    "contact_attempts": ContactAttemptRow,
+    "assessments": AssessmentRow,
+    "offers": OfferRow,
+    "routing_decisions": RoutingDecisionRow,
+    "entitlement_checks": EntitlementCheckRow,
+    "report_cases": ReportCaseRow,
+}
+COLUMNS: dict[str, tuple[str, ...]] = {
+    name: row_type._fields  # type: ignore[attr-defined]
+    for name, row_type in ROW_TYPES.items()
+}
+JSON_COLUMNS = {
+    "referrals": ("hate_strands", "safe_channels", "enhanced_reasons", "outcomes"),
+    "audit_events": ("detail",),
+    "assessments": ("needs",),
+    "routing_decisions": ("matched_rules", "candidates", "skipped"),
+    "entitlement_checks": ("evidence",),
+    "report_cases": ("facts",),
+}
+Rows = dict[str, list[tuple[Any, ...]]]

@@ -13,29 +13,19 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
+from triage.caller import Caller
 from triage.config import Settings
+from triage.lifecycle.codes import Role
 from triage.referrals.people import name_key, phone_key
 from triage.routing.engine import Decision, Engine, ProviderStatus, RoutingInput
 from triage.routing.engine import statuses_from_directory as directory_statuses
 from triage.rule_sources import RuleSources
 from triage.vcop.calendar import WorkingCalendar
-from triage.vcop.editions import Edition
+from triage.vcop.editions import Edition, edition_in_force
 
 DAYS = 3 * 365
 PEOPLE = 4000
 GROWTH = 0.35  # referrals a day grow by about a third over the three years
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who an audit line names: a user (id, username, role) or the service itself."""
-
-    id: int | None
-    name: str
-    role: str
-
-
-SYSTEM = Actor(None, "system", "system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +54,15 @@ class CachedCalendar(WorkingCalendar):
         return due
 
 
+# A decision's matched rules, candidates and skips as its routing_decisions row holds them.
+DecisionValues = tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]
+
+
 @dataclass
 class World:
+    """The area, its rules and users, the people and the days a fill's referrals are made of;
+    routing decisions remembered by the shape they were made for."""
+
     now: datetime
     settings: Settings
     engine: Engine
@@ -76,15 +73,19 @@ class World:
     provider_ids: dict[str, int]
     respond_hours: dict[str, int]
     specialisms: dict[str, str]
-    intake: Actor
-    triage: Actor
-    providers: dict[str, Actor]
+    intake: Caller
+    triage: Caller
+    providers: dict[str, Caller]
     people: list[Person]
     recent_share: float
     day_starts: list[datetime] = field(default_factory=list)
     day_weights: list[float] = field(default_factory=list)
     _decisions: dict[Any, Decision] = field(default_factory=dict)
-    _decision_values: dict[Decision, tuple[list, list, list]] = field(default_factory=dict)
+    _decision_values: dict[Decision, DecisionValues] = field(default_factory=dict)
+
+    def edition_on(self, day: date) -> Edition:
+        """The Victims' Code edition in force on `day`."""
+        return edition_in_force(self.editions, day)
 
     def decide(self, routing: RoutingInput, excluded: dict[str, str]) -> Decision:
         """The routing engine's decision, remembered (the same shape decides the same)."""
@@ -94,7 +95,7 @@ class World:
             decision = self._decisions[key] = self.engine.decide(routing, self.statuses, excluded)
         return decision
 
-    def decision_values(self, decision: Decision) -> tuple[list, list, list]:
+    def decision_values(self, decision: Decision) -> DecisionValues:
         """A decision's matched rules, candidates and skipped providers as its
         routing_decisions rows hold them: made once for equal decisions, shared by their rows
         (never changed)."""
@@ -129,8 +130,8 @@ def build_world(
     settings: Settings,
     *,
     now: datetime,
-    users: dict[str, Actor],
-    provider_users: dict[str, Actor],
+    users: dict[str, Caller],
+    provider_users: dict[str, Caller],
     provider_ids: dict[str, int],
     recent_share: float,
     seed: int,
@@ -152,7 +153,7 @@ def build_world(
         intake=users.get("intake") or triage,
         triage=triage,
         providers={
-            p.code: provider_users.get(p.code) or Actor(None, f"{p.code}-team", "provider")
+            p.code: provider_users.get(p.code) or Caller(None, f"{p.code}-team", Role.provider)
             for p in directory
         },
         people=_people(seed),

@@ -1,4 +1,4 @@
-"""The bulk synthetic history (`triage demo --referrals N`): consistent rows, folded facts
+"""The demo's bulk synthetic history (`triage demo --referrals N`): consistent rows, folded facts
 equal to a fold of the audit events written, rollups equal to a rebuild, and the command."""
 
 import os
@@ -20,10 +20,12 @@ from tests.conftest import PG_ADMIN_URL, _postgres_url
 from triage.assessment.models import Assessment
 from triage.audit.models import AuditEvent
 from triage.auth.service import add_user
+from triage.caller import Caller
 from triage.config import Settings
 from triage.db import transaction
 from triage.demo import add_history, deferred, tables
-from triage.demo.world import Actor, CachedCalendar, build_world
+from triage.demo.rows import COLUMNS
+from triage.demo.world import CachedCalendar, build_world
 from triage.lifecycle.codes import CLOSURE_REASONS_BEFORE_SUPPORT, CLOSURE_REASONS_IN_SUPPORT, Role
 from triage.providers.models import Provider
 from triage.referrals.models import Offer, Referral
@@ -191,7 +193,7 @@ def test_conversion_falls_in_the_range_comparable_units_report() -> None:
         rules,
         settings,
         now=NOW,
-        users={"triage": Actor(1, "t", "triage"), "intake": Actor(2, "i", "intake")},
+        users={"triage": Caller(1, "t", Role.triage), "intake": Caller(2, "i", Role.intake)},
         provider_users={},
         provider_ids=ids,
         recent_share=0.0,
@@ -269,7 +271,7 @@ def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("indexes and keys are deferred on PostgreSQL only")
-    indexes, keys = deferred.deferrable(tables.COLUMNS)
+    indexes, keys = deferred.deferrable(COLUMNS)
     assert {k.name for k in keys} >= {"fk_audit_events_referral_id_referrals"}
     assert "ix_audit_events_referral_id_id" in {i.name for i in indexes}
     made = _catalog(engine)
@@ -283,7 +285,7 @@ def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
     assert again.referrals == 0
     assert _catalog(engine) == made
     # A load that fails still gets them back.
-    with pytest.raises(RuntimeError), deferred.deferred(engine, tables.COLUMNS):
+    with pytest.raises(RuntimeError), deferred.deferred(engine, COLUMNS):
         assert _catalog(engine) != made
         raise RuntimeError("the load failed")
     assert _catalog(engine) == made
@@ -319,7 +321,7 @@ def test_rows_that_break_a_constraint_fail_the_deferred_load(
     breaking, repair = BREAKS[constraint]
     with (
         pytest.raises(RuntimeError, match=f"not built: {constraint}"),
-        deferred.deferred(engine, tables.COLUMNS),
+        deferred.deferred(engine, COLUMNS),
         engine.begin() as connection,
     ):
         for statement in breaking:
@@ -328,7 +330,7 @@ def test_rows_that_break_a_constraint_fail_the_deferred_load(
     assert missing == [line for line in made if f" {constraint} " in line]  # the rest built
     with engine.begin() as connection:
         connection.execute(text(repair))
-    assert deferred.restore(engine, tables.COLUMNS) == 1
+    assert deferred.restore(engine, COLUMNS) == 1
     assert _catalog(engine) == made
 
 
