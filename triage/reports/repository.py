@@ -23,7 +23,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from triage.audit.models import AuditEvent
