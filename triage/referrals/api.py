@@ -7,7 +7,6 @@ after it (`triage/referrals/deps.py`), so the order of answers is 401, 403, 404,
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -175,7 +174,6 @@ def list_referrals(
 
 @router.get("/api/referrals/{referral_id}", response_model=ReferralRead)
 def read_referral(
-    referral_id: UUID,
     caller: TriageOrProvider,
     context: ScopedReferral,
     session: DbSession,
@@ -192,7 +190,6 @@ def read_referral(
     openapi_extra=json_body(AssessmentUpdate.model_json_schema()),
 )
 def record_assessment(
-    referral_id: UUID,
     caller: TriageOnly,
     context: LockedTriageReferral,
     body: AssessmentBody,
@@ -212,7 +209,6 @@ def record_assessment(
     openapi_extra=json_body(ConsentUpdate.model_json_schema()),
 )
 def change_consent(
-    referral_id: UUID,
     caller: TriageOnly,
     context: LockedTriageReferral,
     body: ConsentBody,
@@ -241,7 +237,6 @@ EVENT_SCHEMAS = json_body(
     openapi_extra=EVENT_SCHEMAS,
 )
 def fire_event(
-    referral_id: UUID,
     event: Event,
     caller: TriageOrProvider,
     context: EventReferral,
@@ -258,7 +253,6 @@ def fire_event(
 
 @router.get("/api/referrals/{referral_id}/history", response_model=History)
 def read_history(
-    referral_id: UUID,
     caller: TriageOrProvider,
     context: ScopedReferral,
     session: DbSession,
@@ -269,13 +263,13 @@ def read_history(
 
 
 @router.get("/api/referrals/{referral_id}/routing", response_model=RoutingRead, tags=["routing"])
-def explain_routing(referral_id: UUID, context: TriageReferral, session: DbSession) -> RoutingRead:
+def explain_routing(context: TriageReferral, session: DbSession) -> RoutingRead:
     """The latest routing decision (rules matched, candidates, skips); live before any route."""
     return service.explain_routing(session, context=context)
 
 
 @router.get("/api/referrals/{referral_id}/vcop", response_model=VcopRead, tags=["victims code"])
-def read_entitlements(referral_id: UUID, context: TriageReferral, session: DbSession) -> VcopRead:
+def read_entitlements(context: TriageReferral, session: DbSession) -> VcopRead:
     """Each right: edition, status, due and met times, and every check that logged it."""
     return entitlements.entitlements_view(session, context=context)
 
