@@ -9,7 +9,7 @@ past their respond-by time). With `--keep` the filled database is kept as a temp
 `--keep` skip the fill (drop the template by hand, or run once with `--drop-kept`). The
 sweep's clock is then the fill's, kept in the template. Then, in the same run:
 - the sweep's claim (`FOR UPDATE OF referrals SKIP LOCKED` over the join, as
-  triage/deadlines/sweeps.py builds it), timed 5 times, with EXPLAIN (ANALYZE, BUFFERS);
+  triage/deadlines/repository.py builds it), timed 5 times, with EXPLAIN (ANALYZE, BUFFERS);
 - the baseline: a bare `SELECT id FROM offers ... FOR UPDATE SKIP LOCKED` claim of the same
   shape on one table;
 - the whole sweep, firing `expire` and re-routing all the due referrals.

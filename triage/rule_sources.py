@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -154,9 +155,9 @@ class RuleSources:
     def from_settings(cls, settings: Settings) -> "RuleSources":
         return cls.load(RulePaths.of(settings))
 
-    @property
+    @cached_property
     def areas(self) -> frozenset[str]:
-        """The areas the rule set serves."""
+        """The areas the rule set serves (asked on every intake: made once)."""
         return frozenset(self.rule_set.directory.areas)
 
     def edition_on(self, day: date) -> Edition:
