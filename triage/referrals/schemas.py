@@ -27,6 +27,7 @@ from triage.lifecycle.codes import (
     Outcome,
     Source,
 )
+from triage.routing.rules import ProviderCode
 from triage.vcop.schemas import EntitlementSummary
 
 
@@ -115,7 +116,7 @@ class ContactMade(EventBody):
 
 
 class Route(EventBody):
-    provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")] | None = None
+    provider: ProviderCode | None = None
 
 
 class Accept(EventBody):
