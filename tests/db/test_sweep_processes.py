@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from tests.support import FakeClock
 from triage.audit.models import AuditEvent
@@ -174,6 +174,25 @@ class TestTwoProcesses:
         two_sweepers_at_once(session_factory, settings, clock, database_url, 10_000)
 
 
+def until_its_transaction_is_gone(session_factory, timeout: float = 30) -> None:
+    """PostgreSQL ends a killed client's transaction (and frees its row locks) once it sees
+    the connection close, which on a busy machine takes a moment: wait for that, not for luck.
+    SQLite's lock goes with the killed process's file handle."""
+    if session_factory.kw["bind"].dialect.name != "postgresql":
+        return
+    abandoned = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_factory() as session:
+            if session.scalar(abandoned) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the killed sweeper's transaction is still open")
+
+
 class TestKilledSweeper:
     def test_a_sweeper_killed_before_committing_leaves_its_batch_to_the_next_run(
         self,
@@ -194,6 +213,7 @@ class TestKilledSweeper:
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
+        until_its_transaction_is_gone(session_factory)
         assert tally(session_factory) == (0, 60, 0)  # nothing of the killed batch remains
         assert (
             expire_overdue_offers(session_factory, now=clock(), rules=rules, settings=settings)
