@@ -22,6 +22,7 @@ KINDS = [
     "vcop_breached",
     "escalation",
     "hate_crime_spike",
+    "returned_to_unit",
 ]
 
 
@@ -73,9 +74,13 @@ class TestNothingDue:
         assert body["window_hours"] == 24
         assert body["as_of"].replace("Z", "+00:00") == clock().isoformat()
 
-    def test_a_referral_with_no_clock_running_counts_nowhere(self, triage: Api) -> None:
+    def test_a_referral_with_no_vcop_clock_is_due_for_first_contact_only(
+        self, triage: Api, clock: FakeClock
+    ) -> None:
         triage.create(crime_reported_at=None)  # unreported: no Victims' Code clock starts
-        assert counts(summary(triage)) == only()
+        assert counts(summary(triage)) == only(received=(0, 1))  # contact within 24 hours
+        clock.advance(hours=25)
+        assert counts(summary(triage)) == only(received=(1, 0))
 
 
 class TestCountsAsTheClockMoves:
@@ -83,14 +88,17 @@ class TestCountsAsTheClockMoves:
         self, triage: Api, clock: FakeClock, session_factory, settings: Settings, rules: RuleSources
     ) -> None:
         # Reported Monday 23 November, enhanced: R3 falls due at the end of Tuesday; it is
-        # Tuesday 10:00, inside the 24-hour window. A burglary's R3 has five working days.
-        triage.create(crime_type="domestic_abuse")
+        # Tuesday 10:00, inside the 24-hour window. A burglary's R3 has five working days,
+        # and first contact is due at 10:00 tomorrow for both.
+        domestic = triage.create(crime_type="domestic_abuse")
         triage.create(crime_type="burglary")
-        assert counts(summary(triage)) == only(received=(0, 1))
-        clock.advance(days=1)
-        assert counts(summary(triage)) == only(received=(1, 0))
+        assert counts(summary(triage)) == only(received=(0, 2))
+        clock.advance(hours=15)  # Wednesday 01:00: R3 is past due, contact not yet
+        assert counts(summary(triage)) == only(received=(1, 1))
         mark_vcop_breaches(session_factory, now=clock(), rules=rules, settings=settings)
-        assert counts(summary(triage)) == only(received=(1, 0))  # breached is still overdue
+        assert counts(summary(triage)) == only(received=(1, 1))  # breached is still overdue
+        listed = ok(triage.get("/api/referrals", params={"overdue": "true"}))
+        assert [item["id"] for item in listed["items"]] == [domestic["id"]]
 
     def test_an_open_offer_is_due_soon_then_overdue_while_awaiting_the_provider(
         self, triage: Api, clock: FakeClock

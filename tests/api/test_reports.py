@@ -307,3 +307,26 @@ class TestProviderDeclines:
         assert (general["made"], general["declined"], general["expired"]) == (11, 5, 6)
         assert general["decline_reasons"] == {"no_capacity": 5}
         assert general["acceptance_rate"] == 0.0
+
+
+class TestExportColumns:
+    @pytest.mark.parametrize(
+        ("path", "empty", "full"),
+        [
+            ("conversion", {"from": "2019-01-01", "to": "2019-01-31"}, {"to": "2026-12-31"}),
+            ("vcop-compliance", {"from": "2019-01-01", "to": "2019-01-31"}, {"to": "2026-12-31"}),
+            ("moj-return", {"quarter": "2019Q1"}, {"quarter": "2026Q4"}),
+            ("providers", {"from": "2019-01-01", "to": "2019-01-31"}, {"to": "2026-12-31"}),
+        ],
+    )
+    def test_an_empty_period_gives_the_header_row_and_the_same_columns(
+        self, commissioner: Api, history: None, path: str, empty: dict, full: dict
+    ) -> None:
+        def csv(params: dict[str, str]) -> list[str]:
+            answer = commissioner.get(f"/api/reports/{path}", params={**params, "format": "csv"})
+            assert answer.status_code == 200, answer.text
+            return answer.text.splitlines()
+
+        quiet, busy = csv(empty), csv(full)
+        assert len(busy) > 1  # the history has rows in the full period
+        assert quiet[0] == busy[0] and quiet[0].count(",") >= 3

@@ -125,12 +125,32 @@ class TestDeclineAndReRoute:
 
     def test_a_declined_provider_named_by_hand_answers_409(self, triage: Api, sign_in) -> None:
         general = sign_in("provider", provider="core-general")
-        ref = decline(general, ok(route(triage, assessing(triage))))
+        ref = ok(route(triage, assessing(triage)))
+        ref = decline(general, ref, reason="not_eligible_for_service")
         assert conflict(route(triage, ref, provider="core-general"))["failed"] == [
             "already_declined"
         ]
         ref = ok(route(triage, ref, provider="mental-health-hub"))
         assert offered_to(triage, ref["id"]) == "mental-health-hub"
+
+    def test_a_provider_that_declined_for_capacity_may_be_offered_it_again_by_hand(
+        self, triage: Api, sign_in
+    ) -> None:
+        general = sign_in("provider", provider="core-general")
+        ref = decline(general, ok(route(triage, assessing(triage))))  # no_capacity
+        assert conflict(route(triage, ref))["failed"] == ["no_candidate"]  # not by the rules
+        ref = ok(route(triage, ref, provider="core-general"))
+        assert offered_to(triage, ref["id"]) == "core-general"
+        why = ok(triage.get(f"/api/referrals/{ref['id']}/routing"))
+        assert (why["chosen_provider"], why["by_hand"]) == ("core-general", True)
+
+    def test_not_while_it_takes_no_cases(self, triage: Api, sign_in) -> None:
+        general = sign_in("provider", provider="core-general")
+        ref = decline(general, ok(route(triage, assessing(triage))))  # no_capacity
+        ok(general.put("/api/providers/core-general/capacity", {"accepting": False}))
+        assert conflict(route(triage, ref, provider="core-general"))["failed"] == [
+            "already_declined"
+        ]
 
     def test_a_handed_back_provider_is_not_offered_the_referral_again(
         self, triage: Api, sign_in

@@ -1,6 +1,7 @@
 """The demo's bulk synthetic history (`triage demo --referrals N`): consistent rows, folded facts
 equal to a fold of the audit events written, rollups equal to a rebuild, and the command."""
 
+import importlib.util
 import os
 import random
 import subprocess
@@ -378,3 +379,23 @@ def _assert_rollups_stored_in_key_order(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("ANALYZE report_counts"))
         assert connection.scalar(correlation) > 0.95
+
+
+def test_the_migrations_backfill_of_urgent_at_equals_what_the_service_keeps(
+    history: sessionmaker[Session], engine: Engine
+) -> None:
+    """Migration 0011 computes each open referral's next due time in SQL from stored rows;
+    the demo writes what the service computes (referrals/urgency.py): the two agree."""
+    path = ROOT / "triage/migrations/versions/2026_12_04_0011_urgency_and_returns.py"
+    spec = importlib.util.spec_from_file_location("urgency_migration", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with transaction(history) as session:
+        kept = dict(session.execute(select(Referral.id, Referral.urgent_at)).all())
+    assert sum(at is not None for at in kept.values()) >= 3  # the recent, still open ones
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE referrals SET urgent_at = NULL"))
+        connection.execute(text(migration.BACKFILL[engine.dialect.name]))
+    with transaction(history) as session:
+        assert dict(session.execute(select(Referral.id, Referral.urgent_at)).all()) == kept

@@ -12,6 +12,7 @@ from tests.support import Api, FakeClock
 from triage.audit.models import AuditEvent
 from triage.config import Settings
 from triage.deadlines.sweeps import (
+    alert_returned,
     detect_hate_crime_spikes,
     expire_overdue_offers,
     mark_vcop_breaches,
@@ -253,6 +254,47 @@ class TestOverdueFilter:
         assert late["id"] in ids and fresh["id"] not in ids
         others = ok(triage.get("/api/referrals", params={"overdue": "false"}))["items"]
         assert fresh["id"] in [i["id"] for i in others]
+
+    def test_a_closed_referral_is_never_overdue(self, triage: Api, clock: FakeClock) -> None:
+        ref = triage.create(crime_type="domestic_abuse")
+        ok(triage.event(ref["id"], "close", ref["version"], reason="victim_declined"))
+        clock.advance(days=30)
+        listed = ok(triage.get("/api/referrals", params={"overdue": "true"}))
+        assert ref["id"] not in [i["id"] for i in listed["items"]]
+
+    def test_first_contact_past_its_standard_is_overdue(
+        self, triage: Api, clock: FakeClock
+    ) -> None:
+        ref = triage.create(crime_reported_at=None)  # no Victims' Code clock
+        clock.advance(hours=25)
+        listed = ok(triage.get("/api/referrals", params={"overdue": "true"}))
+        assert [i["id"] for i in listed["items"]] == [ref["id"]]
+
+
+class TestReturnedToUnit:
+    def test_a_decline_with_nobody_left_returns_it_first_in_line_with_one_alert(
+        self, triage: Api, sign_in, clock: FakeClock, session_factory, settings: Settings
+    ) -> None:
+        general = sign_in("provider", provider="core-general")
+        ref = ok(triage.event((r := assessing(triage))["id"], "route", r["version"]))
+        clock.advance(minutes=5)
+        ref = ok(
+            general.event(ref["id"], "decline", ref["version"], reason="not_eligible_for_service")
+        )
+        assert ref["state"] == "assessing"
+        item = ok(triage.get("/api/referrals", params={"reference": ref["reference"]}))["items"][0]
+        assert item["returned_at"].replace("Z", "+00:00") == clock().isoformat()
+        assert alert_returned(session_factory, now=clock(), settings=settings) == 1
+        assert alert_returned(session_factory, now=clock(), settings=settings) == 1
+        alerts = [
+            a for a in ok(triage.get("/api/alerts"))["items"] if a["kind"] == "returned_to_unit"
+        ]
+        assert [(a["referral"], a["reference"]) for a in alerts] == [(ref["id"], ref["reference"])]
+        ref = ok(triage.event(ref["id"], "route", ref["version"], provider="mental-health-hub"))
+        item = ok(triage.get(f"/api/referrals/{ref['reference']}"))
+        assert item["state"] == "awaiting_provider"
+        listed = ok(triage.get("/api/referrals", params={"reference": ref["reference"]}))
+        assert listed["items"][0]["returned_at"] is None
 
 
 class TestHateCrimeSpikes:

@@ -198,6 +198,7 @@ BODY_KEYS = {
 class OfferModel:
     provider: str
     answer: str | None = None
+    reason: str | None = None
     handed_back: bool = False
 
 
@@ -275,6 +276,17 @@ class ReferralModel:
             o.provider for o in self.offers if o.answer in ("declined", "expired") or o.handed_back
         }
 
+    def may_offer_again(self) -> set[str]:
+        """Providers whose last ended offer was declined for want of capacity (every provider
+        here takes cases): the unit may name them again by hand (issue 13)."""
+        last: dict[str, bool] = {}
+        for o in self.offers:
+            if o.answer in ("declined", "expired") or o.handed_back:
+                last[o.provider] = (
+                    not o.handed_back and o.answer == "declined" and o.reason == "no_capacity"
+                )
+        return {provider for provider, capacity in last.items() if capacity}
+
     def enabled(self) -> set[str]:
         """Events the flow allows now whose guards on stored data pass."""
         match self.state:
@@ -331,7 +343,7 @@ class ReferralModel:
             if block := self.consent_block():
                 failed.append(block)
             provider = body.get("provider")  # none: the rules' (see Expected)
-            if provider in self.declined_providers():
+            if provider in self.declined_providers() - self.may_offer_again():
                 failed.append("already_declined")
         if event == "close":
             allowed = CLOSURE_IN_SUPPORT if self.state == "in_support" else CLOSURE_BEFORE_SUPPORT
@@ -389,7 +401,7 @@ class ReferralModel:
                 self.holder = actor
             case "decline":
                 assert offer is not None
-                offer.answer = "declined"
+                offer.answer, offer.reason = "declined", body["reason"]
                 # the rules' next candidate, if any, is offered at once (DESIGN 3)
                 chosen = self.offered_next(view)
                 if chosen is not None:
@@ -408,14 +420,16 @@ class ReferralModel:
 
     def offered_next(self, view: dict[str, Any]) -> str | None:
         """The provider of the one new offer in `view`, if there is one (never one that has
-        declined or handed back this referral)."""
+        declined or handed back this referral, unless it declined for want of capacity and
+        was named again by hand)."""
         offers = view["offers"]
         if len(offers) == len(self.offers):
             return None
         assert len(offers) == len(self.offers) + 1, offers
         new = offers[-1]
         assert new["answer"] is None, new
-        assert new["provider"] not in self.declined_providers(), (new, self.offers)
+        excluded = self.declined_providers() - self.may_offer_again()
+        assert new["provider"] not in excluded, (new, self.offers)
         return str(new["provider"])
 
     def apply_assessment(self, body: dict[str, Any]) -> None:
@@ -714,7 +728,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             (o["provider"], o["answer"], o["handed_back_at"] is not None) for o in view["offers"]
         ]
         assert offers == [(o.provider, o.answer, o.handed_back) for o in model.offers]
-        assert view["provider"] == model.holder
+        offered = model.open_offer()  # the provider holding it, or offered it now
+        assert view["provider"] == (model.holder or (offered.provider if offered else None))
         assert view["closure_reason"] == model.closure_reason
         attempts = [a for a in view["contact_attempts"] if not a["made_contact"]]
         assert len(attempts) == len(model.attempts)

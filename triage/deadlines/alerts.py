@@ -23,6 +23,7 @@ KINDS = (
     "vcop_breached",
     "escalation",
     "hate_crime_spike",
+    "returned_to_unit",
 )
 
 
@@ -107,9 +108,18 @@ def _message(alert: NewAlert, notify: Notify) -> Message:
     )
 
 
-def open_alerts(session: Session, *, include_acknowledged: bool, limit: int) -> list[Alert]:
-    """The newest alerts first; by default only those not yet acknowledged."""
-    return repository.newest_alerts(session, include_acknowledged=include_acknowledged, limit=limit)
+def open_alerts(
+    session: Session,
+    *,
+    include_acknowledged: bool,
+    limit: int,
+    referral_id: UUID | None = None,
+) -> list[tuple[Alert, str | None]]:
+    """The newest alerts first, each with its referral's reference; by default only those
+    not yet acknowledged; only one referral's when `referral_id` is given."""
+    return repository.newest_alerts(
+        session, include_acknowledged=include_acknowledged, limit=limit, referral_id=referral_id
+    )
 
 
 def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertSummary:
@@ -133,7 +143,9 @@ def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertS
     )
 
 
-def acknowledge(session: Session, *, caller: Caller, alert_id: int, now: datetime) -> Alert:
+def acknowledge(
+    session: Session, *, caller: Caller, alert_id: int, now: datetime
+) -> tuple[Alert, str | None]:
     """Mark an alert seen; acknowledging twice answers 409."""
     alert = repository.alert_for_update(session, alert_id)
     if alert is None:
@@ -155,7 +167,7 @@ def acknowledge(session: Session, *, caller: Caller, alert_id: int, now: datetim
         referral_id=alert.referral_id,
         detail={"alert": alert_id, "kind": alert.kind},
     )
-    return alert
+    return alert, repository.reference_of(session, alert.referral_id)
 
 
 def alerted_since(session: Session, *, key_prefix: str, since: datetime) -> bool:

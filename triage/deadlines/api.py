@@ -12,11 +12,12 @@ from triage.deps import AppSettings, DbSession, Now, TriageOrAdmin
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
-def alert_view(alert: Alert) -> AlertRead:
+def alert_view(alert: Alert, reference: str | None) -> AlertRead:
     return AlertRead(
         id=alert.id,
         kind=alert.kind,
         referral=alert.referral_id,
+        reference=reference,
         raised_at=alert.raised_at,
         due_at=alert.due_at,
         detail=alert.detail,
@@ -33,7 +34,7 @@ def list_alerts(
 ) -> AlertList:
     """Open alerts, newest first (`acknowledged=true` includes those already seen)."""
     found = alerts.open_alerts(session, include_acknowledged=acknowledged, limit=limit)
-    return AlertList(items=[alert_view(a) for a in found])
+    return AlertList(items=[alert_view(alert, reference) for alert, reference in found])
 
 
 @router.get("/summary", response_model=AlertSummary)
@@ -49,4 +50,5 @@ def acknowledge_alert(
     alert_id: int, caller: TriageOrAdmin, session: DbSession, now: Now
 ) -> AlertRead:
     """Mark an alert as seen (audited)."""
-    return alert_view(alerts.acknowledge(session, caller=caller, alert_id=alert_id, now=now))
+    alert, reference = alerts.acknowledge(session, caller=caller, alert_id=alert_id, now=now)
+    return alert_view(alert, reference)

@@ -7,26 +7,22 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    ColumnElement,
     Row,
     Select,
-    and_,
-    distinct,
+    case,
     func,
     literal,
-    or_,
     select,
-    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from triage.db import table_of
 from triage.deadlines.models import Alert
 from triage.lifecycle.codes import State
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.vcop.models import EntitlementCheck
-from triage.vcop.rights import BREACHED, PENDING
+from triage.vcop.rights import PENDING
 
 # The triage unit's queues: every state a referral waits in before it is closed.
 QUEUES = (
@@ -42,47 +38,16 @@ OVERDUE, DUE_SOON = "overdue", "due_soon"
 def deadline_counts(
     session: Session, *, now: datetime, horizon: datetime
 ) -> dict[tuple[str, str], int]:
-    """Referrals per (queue, `overdue` or `due_soon`), each counted once per pair.
-
-    Overdue: an open offer past its respond-by time, or a current right breached or pending
-    past due (the referral list's `overdue` filter). Due soon: an open offer or a pending
-    right falling due between `now` and `horizon`. Read from the due columns' own indexes.
-    """
-    open_offer = Offer.answer.is_(None)
-    current = EntitlementCheck.current.is_(True)
-    pending = and_(current, EntitlementCheck.status == PENDING)
-    flagged = union_all(
-        _flag(Offer.referral_id, OVERDUE, open_offer, Offer.respond_by < now),
-        _flag(
-            EntitlementCheck.referral_id,
-            OVERDUE,
-            current,
-            or_(
-                EntitlementCheck.status == BREACHED,
-                and_(EntitlementCheck.status == PENDING, EntitlementCheck.due_at < now),
-            ),
-        ),
-        _flag(Offer.referral_id, DUE_SOON, open_offer, Offer.respond_by.between(now, horizon)),
-        _flag(
-            EntitlementCheck.referral_id,
-            DUE_SOON,
-            pending,
-            EntitlementCheck.due_at.between(now, horizon),
-        ),
-    ).subquery()
+    """Open referrals per (queue, `overdue` or `due_soon`) by when each next falls due
+    (`urgent_at`: first contact, a right, a provider's answer): overdue before `now` (the
+    referral list's `overdue` filter), due soon from `now` to `horizon`."""
+    flag = case((Referral.urgent_at < now, literal(OVERDUE)), else_=literal(DUE_SOON))
     rows = session.execute(
-        select(Referral.state, flagged.c.flag, func.count(distinct(Referral.id)))
-        .join(flagged, flagged.c.referral_id == Referral.id)
-        .where(Referral.state.in_(QUEUES))
-        .group_by(Referral.state, flagged.c.flag)
+        select(Referral.state, flag, func.count())
+        .where(Referral.state.in_(QUEUES), Referral.urgent_at <= horizon)
+        .group_by(Referral.state, flag)
     )
-    return {(state, flag): count for state, flag, count in rows}
-
-
-def _flag(
-    referral_id: InstrumentedAttribute[UUID], flag: str, *conditions: ColumnElement[bool]
-) -> Select[UUID, str]:
-    return select(referral_id.label("referral_id"), literal(flag).label("flag")).where(*conditions)
+    return {(state, kind): count for state, kind, count in rows}
 
 
 def open_alert_counts(session: Session) -> dict[str, int]:
@@ -217,11 +182,42 @@ _INSERT_ALERT = {
 }
 
 
-def newest_alerts(session: Session, *, include_acknowledged: bool, limit: int) -> list[Alert]:
-    query = select(Alert).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
+def newest_alerts(
+    session: Session,
+    *,
+    include_acknowledged: bool,
+    limit: int,
+    referral_id: UUID | None = None,
+) -> list[tuple[Alert, str | None]]:
+    """Alerts newest first, each with its referral's reference; one referral's if given."""
+    query = (
+        select(Alert, Referral.reference)
+        .outerjoin(Referral, Referral.id == Alert.referral_id)
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
     if not include_acknowledged:
         query = query.where(Alert.acknowledged_at.is_(None))
-    return list(session.scalars(query))
+    if referral_id is not None:
+        query = query.where(Alert.referral_id == referral_id)
+    return [(alert, reference) for alert, reference in session.execute(query)]
+
+
+def reference_of(session: Session, referral_id: UUID | None) -> str | None:
+    if referral_id is None:
+        return None
+    return session.scalar(select(Referral.reference).where(Referral.id == referral_id))
+
+
+def returned_to_unit(session: Session) -> list[Row[UUID, str, datetime]]:
+    """(id, reference, when) of each referral a provider gave back, not yet routed again."""
+    return list(
+        session.execute(
+            select(Referral.id, Referral.reference, Referral.returned_at).where(
+                Referral.returned_at.is_not(None)
+            )
+        )
+    )
 
 
 def alert_for_update(session: Session, alert_id: int) -> Alert | None:

@@ -4,13 +4,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AlertRead(BaseModel):
     id: int
     kind: str
     referral: UUID | None
+    reference: str | None = Field(description="the referral's VR- reference")
     raised_at: datetime
     due_at: datetime | None
     detail: dict[str, Any]

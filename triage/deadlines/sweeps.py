@@ -201,6 +201,29 @@ def remind_uncontacted(factory: sessionmaker[Session], *, now: datetime, setting
     return len(waiting)
 
 
+def alert_returned(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
+    """One `returned_to_unit` alert for each time a provider gave a referral back (declined
+    or let the offer expire with nobody left to offer it to, or handed it back)."""
+    with transaction(factory) as session:
+        returned = repository.returned_to_unit(session)
+        raise_alerts(
+            session,
+            [
+                NewAlert(
+                    key=f"returned_to_unit:{referral_id}:{at.isoformat()}",
+                    kind="returned_to_unit",
+                    referral_id=referral_id,
+                    due_at=None,
+                    detail={"reference": reference, "returned_at": at.isoformat()},
+                )
+                for referral_id, reference, at in returned
+            ],
+            now=now,
+            notify=_notify(settings),
+        )
+    return len(returned)
+
+
 def _notify(settings: Settings) -> Notify:
     return Notify(recipient=settings.unit_notify_address, base_url=settings.public_base_url)
 
@@ -215,6 +238,7 @@ def sweep_all(
         "vcop_due_soon": warn_vcop_due_soon(factory, now=now, settings=settings),
         "uncontacted": remind_uncontacted(factory, now=now, settings=settings),
         "hate_crime_spikes": detect_hate_crime_spikes(factory, now=now, settings=settings),
+        "returned_to_unit": alert_returned(factory, now=now, settings=settings),
     }
 
 

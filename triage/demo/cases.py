@@ -9,6 +9,7 @@ from triage.demo.rows import Case, EntitlementCheckRow, ReferralRow
 from triage.demo.simulate import Simulation
 from triage.demo.world import World
 from triage.referrals.service import REFERENCE_ALPHABET
+from triage.referrals.urgency import contact_due, urgent_at
 from triage.vcop.rights import NOT_TRACKED, PENDING, Evaluation
 from triage.vcop.rights import evaluate as evaluate_rights
 
@@ -18,9 +19,23 @@ def make_case(world: World, rng: random.Random, number: int) -> Case:
     simulation = Simulation(world, rng, number)
     simulation.run()
     case = simulation.case
-    case.referral = referral_row(simulation)
+    referral = referral_row(simulation)  # its draws come before the checks'
     case.checks = check_rows(simulation)
+    case.referral = referral._replace(urgent_at=urgent(simulation, case.checks))
     return case
+
+
+def urgent(simulation: Simulation, checks: list[EntitlementCheckRow]) -> datetime | None:
+    """When the referral next falls due, as the service keeps it (referrals/urgency.py)."""
+    open_offer = simulation.open_offer
+    attempts = [a.at for a in simulation.case.attempts if not a.made_contact]
+    hours = simulation.world.settings.contact_standard_hours
+    return urgent_at(
+        state=simulation.state,
+        contact=contact_due(simulation.received_at, attempts, hours),
+        rights=((c.status, c.due_at) for c in checks),
+        respond_by=open_offer.respond_by if open_offer else None,
+    )
 
 
 def reference(number: int, year: int) -> str:
@@ -72,6 +87,8 @@ def referral_row(simulation: Simulation) -> ReferralRow:
         closed_at=closed_at,
         updated_at=simulation.updated_at,
         reported_version=simulation.version,
+        urgent_at=None,  # see urgent(), once the checks are made
+        returned_at=simulation.returned_at,
     )
 
 

@@ -46,6 +46,8 @@ class ReferralRow(NamedTuple):
     closed_at: datetime | None
     updated_at: datetime
     reported_version: int
+    urgent_at: datetime | None
+    returned_at: datetime | None
 
 
 class AuditEventRow(NamedTuple):

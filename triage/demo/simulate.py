@@ -70,6 +70,7 @@ class Simulation:
         self.excluded: dict[str, str] = {}
         self.holder: str | None = None
         self.closure: Closure | None = None
+        self.returned_at: datetime | None = None
         self.routing_shape: RoutingInput | None = None
         self.last: tuple[str, Caller] = ("create", world.intake)
         self.received_at = self.updated_at = self.at = world.received_at(rng)
@@ -152,6 +153,7 @@ class Simulation:
             self.answer("withdrawn", actor, "referral_closed")
         self.unsafe = self.unsafe or reason == "unsafe_to_contact"
         self.closure = Closure(reason, outcomes, self.at)
+        self.returned_at = None
         self.event("close", actor, "closed", detail)
 
     def answer(
@@ -303,7 +305,9 @@ class Simulation:
         detail = dict(fields or {})
         if chosen is None:
             detail.update(offered_to=None, no_route_reason=decision.no_route_reason)
+            self.returned_at = self.at  # declined or expired with nobody left
             return self.event(action, actor, "assessing", detail)
+        self.returned_at = None
         self.open_offer = SimulatedOffer(
             referral_id=self.referral_id,
             provider_id=self.world.provider_ids[chosen],
@@ -333,6 +337,7 @@ class Simulation:
             held.handed_back_at, held.hand_back_reason, held.hand_back_note = self.at, reason, note
             self.excluded[code] = "handed_back"
             self.holder = None
+            self.returned_at = self.at
             detail = {"reason": reason, **({"note": note} if note else {})}
             self.event("hand_back", actor, "assessing", detail)
             return False

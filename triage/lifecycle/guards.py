@@ -30,6 +30,9 @@ class ReferralFacts:
     contact_attempt_days: tuple[date, ...] = ()
     min_contact_attempts: int = 3
     declined_providers: frozenset[str] = frozenset()
+    # Of those, the ones that declined only for want of capacity and take cases again now:
+    # the unit may offer it to them again by hand (the rules do not).
+    may_offer_again: frozenset[str] = frozenset()
     next_candidate: str | None = None
     open_offer_provider: str | None = None
     holder_provider: str | None = None
@@ -57,7 +60,8 @@ def provider_chosen(facts: ReferralFacts, fields: Fields) -> str | None:
     provider = fields.get("provider") or facts.next_candidate
     if provider is None:
         return "no_candidate"
-    if provider in facts.declined_providers:
+    by_hand = fields.get("provider") == provider
+    if provider in facts.declined_providers and not (by_hand and provider in facts.may_offer_again):
         return "already_declined"
     return None
 

@@ -42,8 +42,10 @@ from triage.referrals.deps import (
     ScopedReferral,
     TriageReferral,
 )
+from triage.referrals.repository import Filters
 from triage.referrals.schemas import (
     EVENT_BODIES,
+    REFERENCE,
     History,
     IntakeReceipt,
     ReferralCreate,
@@ -151,24 +153,28 @@ def list_referrals(
     state: State | None = None,
     crime_type: CrimeType | None = None,
     provider: Annotated[str | None, Query(pattern=PROVIDER_CODE)] = None,
+    reference: Annotated[
+        str | None, Query(pattern=REFERENCE, description="a VR- reference")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     overdue: Annotated[
-        bool | None, Query(description="an offer past respond-by or a right past due")
+        bool | None,
+        Query(description="open, and first contact, a right or a provider's answer past due"),
     ] = None,
 ) -> ReferralPage:
-    """Referrals the caller may see, newest first, filtered and paged."""
-    return service.list_referrals(
-        session,
-        caller=caller,
+    """Referrals the caller may see, filtered and paged: newest first, or for a provider its
+    open offers by respond-by, then the cases it holds, then those closed."""
+    filters = Filters(
         state=state,
         crime_type=crime_type,
         provider=provider,
-        limit=limit,
-        offset=offset,
-        settings=settings,
+        reference=reference,
         overdue=overdue,
         now=now,
+    )
+    return service.list_referrals(
+        session, caller=caller, filters=filters, limit=limit, offset=offset, settings=settings
     )
 
 

@@ -11,7 +11,7 @@ from triage.caller import Caller
 from triage.lifecycle.codes import Event, Role, State
 from triage.lifecycle.guards import consent_gate
 from triage.referrals.context import ReferralContext, require_person_level
-from triage.referrals.entitlements import reevaluate
+from triage.referrals.entitlements import evaluate_change, log_change
 from triage.referrals.events import apply_event, record_change, refuse
 from triage.referrals.schemas import EventBody
 
@@ -77,6 +77,7 @@ def _record(
     after: assessment_service.Snapshot,
     now: datetime,
 ) -> None:
+    evaluation, stored = evaluate_change(context, now=now)
     record_change(
         session,
         context=context,
@@ -86,7 +87,15 @@ def _record(
         detail={"before": before, "after": after},
         now=now,
     )
-    reevaluate(session, context=context, caller=caller, trigger=action, now=now)
+    log_change(
+        session,
+        context=context,
+        evaluation=evaluation,
+        stored=stored,
+        caller=caller,
+        trigger=action,
+        now=now,
+    )
     _stop_sharing_if_consent_fails(session, context, caller, now)
 
 

@@ -4,9 +4,9 @@ The referral aggregate: it answers what the lifecycle's guards, routing and the 
 Code may know of the referral, each built here once from the loaded rows.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from triage.config import Settings
 from triage.errors import Forbidden, NotFound
 from triage.lifecycle.codes import (
     EVENTS_BY_ROLE,
+    AnswerReason,
     AttemptOutcome,
     ClosureReason,
     Event,
@@ -35,6 +36,7 @@ from triage.referrals import repository
 from triage.referrals.inputs import routing_input, vcop_facts
 from triage.referrals.models import ContactAttempt, Offer, Referral
 from triage.referrals.people import age_on
+from triage.referrals.urgency import contact_due, urgent_at
 from triage.routing.engine import Decision, RoutingInput
 from triage.rule_sources import RuleSources
 from triage.vcop.editions import Edition
@@ -54,8 +56,10 @@ class ReferralContext:
     edition: Edition
     rules: RuleSources
     settings: Settings
-    # The routing decision for the event being fired, when it needs one.
+    # The routing decision for the event being fired, when it needs one, and the providers
+    # taking cases when it was made.
     decision: Decision | None = None
+    accepting: frozenset[str] = frozenset()
 
     @property
     def open_offer(self) -> tuple[Offer, str] | None:
@@ -119,6 +123,20 @@ class ReferralContext:
             unsafe_to_contact=unsafe,
         )
 
+    def urgent_at(self, rights: Iterable[tuple[str, datetime | None]]) -> datetime | None:
+        """The soonest thing due, given the current status and due time of each right."""
+        referral, open_offer = self.referral, self.open_offer
+        return urgent_at(
+            state=referral.state,
+            contact=contact_due(
+                referral.received_at,
+                (a.at for a in self.attempts if not a.made_contact),
+                self.settings.contact_standard_hours,
+            ),
+            rights=rights,
+            respond_by=open_offer[0].respond_by if open_offer else None,
+        )
+
     def ended_offers(self, rule_set_hash: str | None) -> dict[str, str]:
         """Providers whose offer ended (declined, expired, handed back) under this rule set
         (None: under any), with why: none of them is offered this referral again."""
@@ -132,11 +150,27 @@ class ReferralContext:
                 ended[code] = ENDED_OFFERS[OfferAnswer(offer.answer)]
         return ended
 
+    def declined_for_capacity(self, rule_set_hash: str | None) -> frozenset[str]:
+        """Providers whose offer under this rule set last ended in a decline for want of
+        capacity (not for any other reason, not handed back)."""
+        last: dict[str, bool] = {}
+        for offer, code in self.offers:
+            if rule_set_hash is not None and offer.rule_set_hash != rule_set_hash:
+                continue
+            if offer.handed_back_at is not None or offer.answer in ENDED_OFFERS:
+                last[code] = (
+                    offer.handed_back_at is None
+                    and offer.answer == OfferAnswer.declined
+                    and offer.reason == AnswerReason.no_capacity
+                )
+        return frozenset(code for code, capacity in last.items() if capacity)
+
     def facts(self) -> ReferralFacts:
         """What the lifecycle guards may know, read from the loaded rows."""
         london = ZoneInfo(self.settings.timezone)
         assessment = self.assessment
         decision = self.decision
+        rule_set_hash = decision.rule_set_hash if decision else None
         open_offer = self.open_offer
         return ReferralFacts(
             state=State(self.referral.state),
@@ -153,9 +187,8 @@ class ReferralContext:
             ),
             min_contact_attempts=self.settings.min_contact_attempts,
             # Not offered twice under one rule set; a change of rules may offer again.
-            declined_providers=frozenset(
-                self.ended_offers(decision.rule_set_hash if decision else None)
-            ),
+            declined_providers=frozenset(self.ended_offers(rule_set_hash)),
+            may_offer_again=self.declined_for_capacity(rule_set_hash) & self.accepting,
             next_candidate=decision.first if decision else None,
             open_offer_provider=open_offer[1] if open_offer else None,
             holder_provider=self.holder_code,

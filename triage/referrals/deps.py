@@ -5,7 +5,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Path
+from sqlalchemy.orm import Session
 
 from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
 from triage.caller import Caller
@@ -19,11 +20,32 @@ from triage.deps import (
     triage_only,
     triage_or_provider,
 )
-from triage.errors import parse_body
+from triage.errors import NotFound, parse_body
 from triage.lifecycle.codes import Event
+from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load
 from triage.referrals.events import check_role
-from triage.referrals.schemas import EVENT_BODIES, EventBody
+from triage.referrals.schemas import EVENT_BODIES, REFERENCE, EventBody
+
+# A referral's id, or its VR- reference (GET /api/referrals/VR-26-7K3M9QXD).
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+ReferralKey = Annotated[
+    str,
+    Path(
+        pattern=rf"^{UUID_PATTERN}$|{REFERENCE}",
+        description="the referral's id, or its reference (VR-26-7K3M9QXD)",
+    ),
+]
+
+
+def resolve(session: Session, key: str) -> UUID:
+    """The referral a path names by id or by reference (an unknown one answers 404)."""
+    if key.upper().startswith("VR-"):
+        found = repository.id_of_reference(session, key)
+        if found is None:
+            raise NotFound(f"no referral {key}")
+        return found
+    return UUID(key)
 
 
 def scoped_referral(role_check: Callable[..., Any], *, for_update: bool = False) -> Any:
@@ -32,7 +54,7 @@ def scoped_referral(role_check: Callable[..., Any], *, for_update: bool = False)
     `for_update` locks it until the request's transaction ends (a change follows)."""
 
     def referral_in_scope(
-        referral_id: UUID,
+        referral_id: ReferralKey,
         caller: Annotated[Caller, Depends(role_check)],
         session: DbSession,
         rules: Rules,
@@ -41,7 +63,7 @@ def scoped_referral(role_check: Callable[..., Any], *, for_update: bool = False)
         return load(
             session,
             caller=caller,
-            referral_id=referral_id,
+            referral_id=resolve(session, referral_id),
             rules=rules,
             settings=settings,
             for_update=for_update,

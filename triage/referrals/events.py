@@ -15,13 +15,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from triage.audit import service as audit
 from triage.caller import Caller
 from triage.errors import Conflict, Forbidden, InvalidInput
-from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role
+from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role, State
 from triage.lifecycle.flow import ReferralFlow
 from triage.lifecycle.guards import describe, failed_guards
 from triage.providers import repository as provider_repository
 from triage.referrals import offers, repository
 from triage.referrals.context import ReferralContext, provider_events
-from triage.referrals.entitlements import reevaluate
+from triage.referrals.entitlements import evaluate_change, log_change
 from triage.referrals.models import ContactAttempt, Offer
 from triage.referrals.schemas import EventBody
 from triage.routing.engine import Decision
@@ -84,7 +84,9 @@ def apply_event(
         refuse(context, caller, failed)
     before = referral.state
     flow.send(event.value, facts=facts, fields=fields)
+    _note_return(context, event, now)
     detail = {**fields, **_side_effects(session, context, caller, event, fields, now)}
+    evaluation, stored = evaluate_change(context, now=now)
     record_change(
         session,
         context=context,
@@ -97,7 +99,15 @@ def apply_event(
     # This event's new rows were appended: keep the loaders' order (oldest first).
     context.offers.sort(key=lambda pair: (pair[0].offered_at, pair[0].id))
     context.attempts.sort(key=lambda attempt: (attempt.at, attempt.id))
-    reevaluate(session, context=context, caller=caller, trigger=event.value, now=now)
+    log_change(
+        session,
+        context=context,
+        evaluation=evaluation,
+        stored=stored,
+        caller=caller,
+        trigger=event.value,
+        now=now,
+    )
 
 
 def record_change(
@@ -222,6 +232,20 @@ def _side_effects(
             offer = _open(open_offer, event)
             _answer(offer, OfferAnswer.withdrawn, caller, now, "consent_withdrawn")
     return {}
+
+
+# A provider gives a referral back by declining or letting the offer expire with nobody left
+# to offer it to, or by handing it back; the unit's queue shows it first until it is routed
+# again or closed (and the sweep raises one `returned_to_unit` alert).
+RETURNS = frozenset({Event.decline, Event.expire, Event.hand_back})
+
+
+def _note_return(context: ReferralContext, event: Event, now: datetime) -> None:
+    referral = context.referral
+    if event in RETURNS and referral.state == State.assessing:
+        referral.returned_at = now
+    elif event in (Event.route, Event.close) and referral.returned_at is not None:
+        referral.returned_at = None
 
 
 def _open(offer: Offer | None, event: Event) -> Offer:

@@ -24,6 +24,19 @@ class Referral(Base):
             sqlite_where=text("reported_version <> version"),
             postgresql_where=text("reported_version <> version"),
         ),
+        # The triage unit's queue (urgency order) and the overdue filter: open referrals only.
+        Index(
+            "ix_referrals_open_urgent_at",
+            "urgent_at",
+            sqlite_where=text("state <> 'closed'"),
+            postgresql_where=text("state <> 'closed'"),
+        ),
+        Index(
+            "ix_referrals_returned_at",
+            "returned_at",
+            sqlite_where=text("returned_at IS NOT NULL"),
+            postgresql_where=text("returned_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -63,6 +76,12 @@ class Referral(Base):
     updated_at: Mapped[datetime]
     # The version the reports' rollups last folded (triage/reports/fold.py).
     reported_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The soonest thing due while open (contact, a Victims' Code right, a provider's answer),
+    # kept by every change (referrals/urgency.py); null once closed.
+    urgent_at: Mapped[datetime | None]
+    # When a provider last gave the referral back to the unit (declined or let an offer
+    # expire with nobody left, or handed it back); cleared when it is routed again or closed.
+    returned_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 

@@ -68,7 +68,9 @@ def decide(
     ended under them are out of the running, with `also_excluded`."""
     engine = context.rules.engine
     excluded = {**context.ended_offers(engine.hash), **(also_excluded or {})}
-    return engine.decide(context.routing_input(), provider_statuses(session), excluded)
+    statuses = provider_statuses(session)
+    context.accepting = frozenset(code for code, status in statuses.items() if status.accepting)
+    return engine.decide(context.routing_input(), statuses, excluded)
 
 
 def preview(session: Session, *, rules: RuleSources, shape: RoutingInput) -> Decision:

@@ -1,11 +1,13 @@
 """Every query of the referrals domain."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,7 @@ from triage.db import table_of
 from triage.lifecycle.codes import State
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
-from triage.vcop.models import EntitlementCheck
+from triage.referrals.people import name_key
 
 
 def get(session: Session, referral_id: UUID, *, for_update: bool = False) -> Referral | None:
@@ -156,45 +158,126 @@ def linked_referrals(
     )
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which referrals a list shows; each field given narrows it."""
+
+    state: str | None = None
+    open_only: bool = False
+    crime_type: str | None = None
+    area: str | None = None
+    provider: str | None = None  # held by or offered now to this provider (a code)
+    reference: str | None = None
+    search: str | None = None  # a VR- reference, an external reference, or part of a name
+    overdue: bool | None = None  # with (True) or without (False) something past due at `now`
+    now: datetime | None = None
+
+
+class Order(StrEnum):
+    newest = "newest"  # received, newest first
+    urgency = "urgency"  # given back by a provider, then soonest due, enhanced, oldest
+    provider = "provider"  # a provider's own: open offers by respond-by, cases held, closed
+
+
 def page(
     session: Session,
+    filters: Filters,
     *,
     visible_to_provider_id: int | None,
-    state: str | None,
-    crime_type: str | None,
-    provider: str | None,
-    overdue_at: datetime | None,
-    overdue_wanted: bool | None,
+    order: Order,
     limit: int,
     offset: int,
 ) -> tuple[list[Referral], int]:
-    """One page of referrals, newest first, and the total that match.
-
-    `visible_to_provider_id` keeps a provider's worker to its own; `provider` (a code) keeps
-    referrals held by or offered now to that provider; `overdue_wanted` keeps those with (or,
-    when false, without) something overdue at `overdue_at`.
-    """
-    conditions: list[ColumnElement[bool]] = []
+    """One page of the referrals that match, in `order`, and the total that match.
+    `visible_to_provider_id` keeps a provider's worker to its own."""
+    conditions = _conditions(filters)
     if visible_to_provider_id is not None:
         conditions.append(visible_to_provider(visible_to_provider_id))
-    if state is not None:
-        conditions.append(Referral.state == state)
-    if crime_type is not None:
-        conditions.append(Referral.crime_type == crime_type)
-    if provider is not None:
-        conditions.append(held_or_offered_to(provider))
-    if overdue_wanted is not None and overdue_at is not None:
-        late = overdue(overdue_at)
-        conditions.append(late if overdue_wanted else ~late)
     total = session.scalar(select(func.count()).select_from(Referral).where(*conditions)) or 0
     rows = session.scalars(
         select(Referral)
         .where(*conditions)
-        .order_by(Referral.received_at.desc(), Referral.id)
+        .order_by(*_ORDERS[order](visible_to_provider_id))
         .limit(limit)
         .offset(offset)
     )
     return list(rows), total
+
+
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.state is not None:
+        conditions.append(Referral.state == filters.state)
+    if filters.open_only:
+        conditions.append(Referral.state != State.closed)
+    if filters.crime_type is not None:
+        conditions.append(Referral.crime_type == filters.crime_type)
+    if filters.area is not None:
+        conditions.append(Referral.area == filters.area)
+    if filters.provider is not None:
+        conditions.append(held_or_offered_to(filters.provider))
+    if filters.reference is not None:
+        conditions.append(Referral.reference == filters.reference.upper())
+    if filters.search:
+        conditions.append(_matching(filters.search))
+    if filters.overdue is not None and filters.now is not None:
+        late = overdue(filters.now)
+        conditions.append(late if filters.overdue else ~late)
+    return conditions
+
+
+def _matching(search: str) -> ColumnElement[bool]:
+    """A reference or external reference as typed, or every word of a name (folded)."""
+    text_ = search.strip()
+    matches: list[ColumnElement[bool]] = [
+        Referral.reference == text_.upper(),
+        Referral.external_ref == text_,
+    ]
+    key = name_key(text_)
+    if key:
+        matches.append(and_(*(Referral.victim_name_key.contains(word) for word in key.split())))
+    return or_(*matches)
+
+
+def _newest(_: int | None) -> list[Any]:
+    return [Referral.received_at.desc(), Referral.id]
+
+
+def _urgency(_: int | None) -> list[Any]:
+    return [
+        Referral.returned_at.is_(None),
+        Referral.returned_at.desc(),
+        Referral.urgent_at.asc().nulls_last(),
+        Referral.enhanced.desc().nulls_last(),
+        Referral.received_at,
+        Referral.id,
+    ]
+
+
+def _provider_order(provider_id: int | None) -> list[Any]:
+    respond_by = (
+        select(func.min(Offer.respond_by))
+        .where(
+            Offer.referral_id == Referral.id,
+            Offer.provider_id == (provider_id or -1),
+            Offer.answer.is_(None),
+        )
+        .scalar_subquery()
+    )
+    held = case((Referral.state == State.in_support, 1), else_=2)
+    return [
+        case((respond_by.is_not(None), 0), else_=held),
+        respond_by.asc(),
+        Referral.received_at.desc(),
+        Referral.id,
+    ]
+
+
+_ORDERS = {Order.newest: _newest, Order.urgency: _urgency, Order.provider: _provider_order}
+
+
+def id_of_reference(session: Session, reference: str) -> UUID | None:
+    return session.scalar(select(Referral.id).where(Referral.reference == reference.upper()))
 
 
 def add(session: Session, row: ContactAttempt | Offer) -> None:
@@ -221,19 +304,11 @@ def held_or_offered_to(code: str) -> ColumnElement[bool]:
 
 
 def overdue(now: datetime) -> ColumnElement[bool]:
-    """An open offer past its respond-by time, or a Victims' Code right past due."""
-    offer_late = exists().where(
-        Offer.referral_id == Referral.id, Offer.answer.is_(None), Offer.respond_by < now
+    """Open, and something past due: first contact, a Victims' Code right, or a provider's
+    answer (the referral's `urgent_at`, see referrals/urgency.py)."""
+    return and_(
+        Referral.state != State.closed, Referral.urgent_at.is_not(None), Referral.urgent_at < now
     )
-    right_late = exists().where(
-        EntitlementCheck.referral_id == Referral.id,
-        EntitlementCheck.current.is_(True),
-        or_(
-            EntitlementCheck.status == "breached",
-            and_(EntitlementCheck.status == "pending", EntitlementCheck.due_at < now),
-        ),
-    )
-    return or_(offer_late, right_late)
 
 
 def open_offer_counts(session: Session) -> dict[int, int]:

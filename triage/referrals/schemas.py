@@ -50,6 +50,8 @@ Postcode = Annotated[
     ),
 ]
 Version = Annotated[int, Field(ge=1, description="the referral's version as last read")]
+# A referral's reference, as read out on the phone: VR-26-7K3M9QXD.
+REFERENCE = r"^(?i:VR-\d{2}-[2-9A-HJ-NP-Z]{8})$"
 
 
 class Strict(BaseModel):
@@ -197,8 +199,10 @@ class OfferRead(BaseModel):
     answer: str | None
     answered_at: datetime | None
     reason: str | None
+    note: str | None = Field(description="what the provider wrote with a decline")
     handed_back_at: datetime | None
     hand_back_reason: str | None
+    hand_back_note: str | None
 
 
 class ContactAttemptRead(BaseModel):
@@ -243,7 +247,7 @@ class ReferralRead(BaseModel):
     assessment: AssessmentRead | None
     contact_attempts: list[ContactAttemptRead]
     offers: list[OfferRead]
-    provider: str | None = Field(description="the provider holding the case, if any")
+    provider: str | None = Field(description="the provider holding the case, or offered it now")
     deadlines: dict[str, datetime | None]
     entitlements: EntitlementSummary = Field(
         description="Victims' Code: edition, enhanced or standard, next right due, breaches"
@@ -276,8 +280,15 @@ class ReferralListItem(BaseModel):
     age_band: str
     received_at: datetime
     victim_name: str | None
-    provider: str | None
+    provider: str | None = Field(description="the provider holding the case, or offered it now")
     respond_by: datetime | None
+    enhanced: bool | None = Field(description="owed the Victims' Code's enhanced rights")
+    urgent_at: datetime | None = Field(
+        description="when something next falls due: contact, a right, a provider's answer"
+    )
+    returned_at: datetime | None = Field(
+        description="when a provider gave it back to the unit, until routed again or closed"
+    )
 
 
 class ReferralPage(BaseModel):

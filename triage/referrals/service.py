@@ -33,6 +33,7 @@ from triage.referrals.schemas import (
     ReferralListItem,
     ReferralPage,
 )
+from triage.referrals.urgency import contact_due, urgent_at
 from triage.referrals.views import sees_person
 from triage.routing import service as routing_service
 from triage.routing.schemas import RoutingPreview, RoutingRead
@@ -86,6 +87,13 @@ def create_referral(
         vcop_edition=evaluation.edition,
         enhanced=evaluation.enhanced,
         enhanced_reasons=list(evaluation.enhanced_reasons),
+        urgent_at=urgent_at(
+            state=State.received,
+            contact=contact_due(now, (), settings.contact_standard_hours),
+            rights=((r.status, r.due_at) for r in evaluation.rights),
+            respond_by=None,
+        ),
+        returned_at=None,
     )
     for _ in range(5):
         values["reference"] = _new_reference(now)
@@ -242,25 +250,21 @@ def list_referrals(
     session: Session,
     *,
     caller: Caller,
-    state: str | None,
-    crime_type: str | None,
-    provider: str | None,
+    filters: repository.Filters,
     limit: int,
     offset: int,
     settings: Settings,
-    overdue: bool | None = None,
-    now: datetime | None = None,
+    order: repository.Order = repository.Order.newest,
 ) -> ReferralPage:
-    """One page of the referrals the caller may see, newest first."""
+    """One page of the referrals the caller may see. A provider's worker sees its own: open
+    offers first by respond-by, then the cases it holds, then those closed."""
     require_person_level(caller)
+    is_provider = caller.role == Role.provider
     rows, total = repository.page(
         session,
-        visible_to_provider_id=(caller.provider_id or -1) if caller.role == Role.provider else None,
-        state=state,
-        crime_type=crime_type,
-        provider=provider,
-        overdue_at=now,
-        overdue_wanted=overdue,
+        filters,
+        visible_to_provider_id=(caller.provider_id or -1) if is_provider else None,
+        order=repository.Order.provider if is_provider else order,
         limit=limit,
         offset=offset,
     )
@@ -290,6 +294,9 @@ def list_referrals(
                 victim_name=r.victim_full_name if shown else None,
                 provider=codes.get(current) if current else None,
                 respond_by=offer.respond_by if offer else None,
+                enhanced=r.enhanced,
+                urgent_at=r.urgent_at,
+                returned_at=r.returned_at,
             )
         )
     return ReferralPage(items=items, total=total, limit=limit, offset=offset)

@@ -45,8 +45,10 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
             answer=offer.answer,
             answered_at=offer.answered_at,
             reason=offer.reason,
+            note=offer.note,
             handed_back_at=offer.handed_back_at,
             hand_back_reason=offer.hand_back_reason,
+            hand_back_note=offer.hand_back_note,
         )
         for offer, code in context.offers
         if caller.role == Role.triage or code == caller.provider_code
@@ -91,7 +93,7 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
         if full
         else [],
         offers=offers,
-        provider=context.holder_code,
+        provider=context.holder_code or (open_offer[1] if open_offer else None),
         deadlines={"respond_by": open_offer[0].respond_by if open_offer else None},
         entitlements=_entitlements(session, context, full=full),
         closure_reason=referral.closure_reason,

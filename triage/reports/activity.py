@@ -6,12 +6,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from triage.lifecycle.codes import AnswerReason, Outcome
 from triage.providers import repository as provider_repository
 from triage.reports import repository
 from triage.reports.tables import Cells, percentile
 
-OUTCOMES = ("better_able_to_cope", "feel_safer", "better_informed", "satisfied")
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 ANSWERS = ("made", "accepted", "declined", "expired", "withdrawn")
+# The coded reasons a provider declines with (an expiry's `no_response` is not one).
+DECLINE_REASONS = tuple(r.value for r in AnswerReason if r != AnswerReason.no_response)
+MOJ_COLUMNS = ("section", "key", "count", "share")
+PROVIDER_COLUMNS = (
+    "provider", "name", *ANSWERS, "acceptance_rate", "median_hours_to_answer", "handed_back",
+    "annual_volume", "expected_in_period", "offers_against_expected",
+    *(f"declined:{reason}" for reason in DECLINE_REASONS),
+)  # fmt: skip
 Row = dict[str, Any]
 
 
@@ -155,6 +164,7 @@ def provider_performance(
     }
     flat = [
         {**{k: v for k, v in r.items() if k != "decline_reasons"},
+         **{f"declined:{k}": 0 for k in DECLINE_REASONS},  # a reason not given, given 0 times
          **{f"declined:{k}": v for k, v in r["decline_reasons"].items()}}
         for r in rows
     ]  # fmt: skip

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from triage.caller import Caller
 from triage.deps import AppSettings, Now, ReportReader, ReportsSession, Rules
 from triage.reports import formats
-from triage.reports.service import TITLES, ReportRequest, run_report
+from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 Reader = ReportReader
@@ -41,7 +41,7 @@ def _answer(
         return answer
     name = f"{report.kind}-{now:%Y%m%d}.{fmt}"
     return Response(
-        formats.render(rows, fmt=fmt, title=TITLES[report.kind]),
+        formats.render(rows, fmt=fmt, title=TITLES[report.kind], fixed=COLUMNS[report.kind]),
         media_type=formats.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -13,7 +13,7 @@ from triage.config import get_settings
 from triage.db import session_factory_for, transaction
 from triage.errors import InvalidInput
 from triage.reports import fold, formats
-from triage.reports.service import TITLES, ReportRequest, run_report
+from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
 from triage.rule_sources import RuleSources
 
 report_app = typer.Typer(help="Reports: conversion, VCOP compliance, MoJ return, providers.")
@@ -56,7 +56,9 @@ def _emit(request: ReportRequest, fmt: Format, output: Path | None) -> None:
     if fmt == "json":
         data = (json.dumps(answer, indent=2) + "\n").encode()
     else:
-        data = formats.render(rows, fmt=fmt, title=TITLES[request.kind])
+        data = formats.render(
+            rows, fmt=fmt, title=TITLES[request.kind], fixed=COLUMNS[request.kind]
+        )
     if output is not None:
         output.write_bytes(data)
         typer.echo(f"{request.kind} report: {len(rows)} rows written to {output}", err=True)

@@ -8,10 +8,16 @@ from sqlalchemy.orm import Session
 
 from triage.reports import repository
 from triage.reports.tables import Cells
-from triage.vcop.editions import Edition
+from triage.vcop.editions import EXCLUSIONS, Edition
+from triage.vcop.rights import NOT_APPLICABLE_REASONS
 
 OUTCOMES = ("met_in_time", "met_late", "breached", "pending")
 Row = dict[str, Any]
+COLUMNS = (
+    "right", "edition", "title", "force_return", "due", *OUTCOMES, "met_in_time_rate",
+    *(f"excluded:{reason}" for reason in EXCLUSIONS),
+    *(f"not_applicable:{reason}" for reason in NOT_APPLICABLE_REASONS),
+)  # fmt: skip
 
 
 def vcop_compliance(

@@ -15,6 +15,11 @@ from triage.reports.tables import Cells, timing
 ADDITIVE = frozenset({"crime_type", "provider", "area", "source", "enhanced", "month"})
 
 Row = dict[str, Any]
+# The columns of its CSV and spreadsheet, whatever the period holds.
+COLUMNS = (
+    "group_by", "group", "measure", "count", "rate_of_received", "rate_of_previous",
+    "median_hours", "p90_hours",
+)  # fmt: skip
 
 
 def conversion(

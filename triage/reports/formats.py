@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -14,26 +15,27 @@ MEDIA_TYPES = {
 }
 
 
-def columns(rows: list[Row]) -> list[str]:
-    """Every column any row has, in the order they first appear."""
-    seen: dict[str, None] = {}
+def columns(rows: list[Row], fixed: Sequence[str] = ()) -> list[str]:
+    """The report's own columns, then any other a row has, in the order they first appear:
+    the same header for every period, an empty one included."""
+    seen: dict[str, None] = dict.fromkeys(fixed)
     for row in rows:
         seen.update(dict.fromkeys(row))
     return list(seen)
 
 
-def to_csv(rows: list[Row]) -> bytes:
+def to_csv(rows: list[Row], fixed: Sequence[str] = ()) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns(rows), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns(rows, fixed), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
 
 
-def to_xlsx(rows: list[Row], *, title: str) -> bytes:
+def to_xlsx(rows: list[Row], *, title: str, fixed: Sequence[str] = ()) -> bytes:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
-    names = columns(rows)
+    names = columns(rows, fixed)
     sheet.append(names)
     for row in rows:
         sheet.append([row.get(name) for name in names])
@@ -42,5 +44,8 @@ def to_xlsx(rows: list[Row], *, title: str) -> bytes:
     return out.getvalue()
 
 
-def render(rows: list[Row], *, fmt: str, title: str) -> bytes:
-    return to_csv(rows) if fmt == "csv" else to_xlsx(rows, title=title)
+def render(rows: list[Row], *, fmt: str, title: str, fixed: Sequence[str] = ()) -> bytes:
+    """The rows as a file: `csv` or `xlsx`, headed by `fixed` columns and any others."""
+    if fmt == "csv":
+        return to_csv(rows, fixed)
+    return to_xlsx(rows, title=title, fixed=fixed)

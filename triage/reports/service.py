@@ -23,6 +23,13 @@ TITLES = {
     "moj": "MoJ return",
     "providers": "Providers",
 }
+# Each report's file columns, the same whatever the period holds (an empty one included).
+COLUMNS = {
+    "conversion": conversion.COLUMNS,
+    "vcop": compliance.COLUMNS,
+    "moj": activity.MOJ_COLUMNS,
+    "providers": activity.PROVIDER_COLUMNS,
+}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ day the referral was received when the crime was not reported.
 """
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,7 @@ VulnerabilityGround = Literal["mental_disorder", "impaired_intelligence", "physi
 StartEvent = Literal["crime_reported", "referral_received", "contact_made"]
 MeetingEvent = Literal["referral_received", "contact_made", "routed", "accepted"]
 Exclusion = Literal["opted_out", "no_consent", "unsafe_to_contact"]
+EXCLUSIONS: tuple[str, ...] = get_args(Exclusion)
 
 
 class EnhancedRules(BaseModel):

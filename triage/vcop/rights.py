@@ -15,6 +15,9 @@ from triage.vcop.editions import Edition, Right
 
 MET, LATE, BREACHED, PENDING = "met", "late", "breached", "pending"
 NOT_APPLICABLE, EXCLUDED, NOT_TRACKED = "not_applicable", "excluded", "not_tracked"
+# Why a right does not apply: a standard victim's enhanced right, another crime's right, a
+# right of reported crimes when the crime was not reported.
+NOT_APPLICABLE_REASONS = ("standard_victim", "crime_type", "crime_not_reported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +102,11 @@ def right_status(
     if not right.tracked:
         return status(NOT_TRACKED)
     if right.applies_to == "enhanced" and not enhanced:
-        return status(NOT_APPLICABLE, "standard_victim")
+        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[0])
     if isinstance(right.applies_to, list) and facts.crime_type not in right.applies_to:
-        return status(NOT_APPLICABLE, "crime_type")
+        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[1])
     if "crime_not_reported" in right.not_applicable_when and facts.crime_reported_at is None:
-        return status(NOT_APPLICABLE, "crime_not_reported")
+        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[2])
     for exclusion in right.excluded_when:
         if _excluded(exclusion, facts):
             return status(EXCLUDED, exclusion)

@@ -23,7 +23,7 @@ from triage.vcop import repository
 from triage.vcop.calendar import WorkingCalendar
 from triage.vcop.editions import Edition
 from triage.vcop.models import EntitlementCheck
-from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation, VcopFacts, evaluate
+from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation
 from triage.vcop.schemas import CheckRead, EntitlementSummary, NextDue, RightRead, VcopRead
 
 # What the referral keeps of an evaluation: enhanced or not, on which grounds, by which edition.
@@ -88,22 +88,20 @@ def record_evaluation(
     )
 
 
-def check_entitlements(
+def log_evaluation(
     session: Session,
     *,
     referral_id: UUID,
     version: int,
-    edition: Edition,
-    facts: VcopFacts,
+    evaluation: Evaluation,
     stored: Enhancement,
     caller: Caller | None,
     trigger: str,
     now: datetime,
-    calendar: WorkingCalendar,
-) -> Evaluation:
-    """Evaluate a stored referral again after `trigger`; log it, and audit the enhanced
-    decision when it changed (or an assessment confirmed it) and a person caused it."""
-    evaluation = evaluate(edition, facts, now=now, calendar=calendar)
+) -> None:
+    """Log an evaluation made after `trigger` (one check line per tracked right), and audit
+    the enhanced decision when it changed from `stored` (or an assessment confirmed it) and
+    a person caused it."""
     if caller is not None and (enhancement(evaluation) != stored or trigger == "assessment"):
         audit.record(
             session,
@@ -130,7 +128,6 @@ def check_entitlements(
         ),
         now=now,
     )
-    return evaluation
 
 
 def checks_of(session: Session, *, referral_id: UUID) -> list[EntitlementCheck]:
