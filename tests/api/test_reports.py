@@ -148,6 +148,27 @@ class TestBadInput:
         assert answer.status_code == 422
         assert "group_by" in answer.text
 
+    def test_a_slice_of_one_crime_type_and_area(self, commissioner: Api, history: None) -> None:
+        params = {**DAY, "crime_type": "violence", "area": "derby_city"}
+        answer = ok(commissioner.get("/api/reports/conversion", params=params))
+        assert stages(answer) == {"received": 5, "contacted": 5, "assessed": 5, "referred": 5,
+                                  "accepted": 5, "supported": 5}  # fmt: skip
+        assert (answer["area"], answer["crime_type"]) == ("derby_city", "violence")
+        elsewhere = {**params, "area": "derbyshire_county"}
+        answer = ok(commissioner.get("/api/reports/conversion", params=elsewhere))
+        assert stages(answer)["received"] == 0
+
+    def test_a_slice_is_grouped_by_month_at_most(self, commissioner: Api) -> None:
+        params = {"crime_type": "violence", "group_by": "provider"}
+        answer = commissioner.get("/api/reports/conversion", params=params)
+        assert answer.status_code == 422
+        assert "group_by" in answer.text
+
+    def test_an_unknown_area_is_refused(self, commissioner: Api) -> None:
+        answer = commissioner.get("/api/reports/vcop-compliance", params={"area": "atlantis"})
+        assert answer.status_code == 422
+        assert "area" in answer.text
+
     def test_a_malformed_quarter_is_refused(self, commissioner: Api) -> None:
         answer = commissioner.get("/api/reports/moj-return", params={"quarter": "2026-Q3"})
         assert answer.status_code == 422
@@ -222,6 +243,12 @@ class TestVcopCompliance:
         assert referral_item["known"] is True
         updates = next(i for i in answer["force_return"] if i["item"] == "updates")
         assert updates["known"] is False
+
+    def test_a_slice_counts_its_own_referrals(self, commissioner: Api, history: None) -> None:
+        params = {"from": "2026-11-01", "to": "2026-12-31", "crime_type": "violence"}
+        answer = ok(commissioner.get("/api/reports/vcop-compliance", params=params))
+        rights = {(r["right"], r["edition"]): r for r in answer["rights"]}
+        assert rights[("R4", "2021")]["met_in_time"] == 5
 
 
 class TestVcopBreaches:

@@ -38,6 +38,7 @@ plans = st.lists(
     st.fixed_dictionaries(
         {
             "crime_type": st.sampled_from(["burglary", "theft", "violence"]),
+            "area": st.sampled_from(["derby_city", "derbyshire_county"]),
             "source": st.sampled_from(["police", "self_referral"]),
             "depth": st.integers(0, 6),
             "decline": st.booleans(),
@@ -54,7 +55,7 @@ plans = st.lists(
 
 def build(plan: dict[str, Any], triage: Api, workers: dict[str, Api], clock: FakeClock) -> None:
     """Walk one referral as far as the plan says through the API."""
-    ref = triage.create(crime_type=plan["crime_type"], source=plan["source"])
+    ref = triage.create(crime_type=plan["crime_type"], source=plan["source"], area=plan["area"])
     steps = [
         lambda r: triage.event(
             r["id"], "log_contact_attempt", r["version"], channel="phone", outcome="no_answer"
@@ -199,6 +200,21 @@ def check_raw(
     }  # fmt: skip
 
 
+def check_slices(factory: sessionmaker[Session], first: date) -> None:
+    """Each slice of the Victims' Code counts adds up to the whole: every line of every
+    referral is under exactly one area, one crime type and one pair of them."""
+    last = first + timedelta(days=400)
+    measures = ["vcop", *(f"vcop:{s}" for s in ("area", "crime_type", "area_crime_type"))]
+    with factory() as session:
+        got = repository.sums(session, measures, first, last)
+    whole = {k: n for k, n in got["vcop"].items() if n}
+    for measure in measures[1:]:
+        summed: Counter[tuple[str, ...]] = Counter()
+        for (key, subkey), n in got[measure].items():
+            summed[(key.partition("#")[2], subkey)] += n
+        assert {k: n for k, n in summed.items() if n} == whole, measure
+
+
 def check_count(published: Any, expected: int, where: str) -> None:
     if published == "<5":
         assert 1 <= expected <= 4, where
@@ -207,13 +223,22 @@ def check_count(published: Any, expected: int, where: str) -> None:
 
 
 def check_conversion(
-    reader: Api, cases: dict[Any, dict[str, Any]], group_by: str, first: date
+    reader: Api,
+    cases: dict[Any, dict[str, Any]],
+    group_by: str,
+    first: date,
+    **where: str,
 ) -> None:
+    """One grouping of the funnel (of one slice when `where` names an area and/or crime
+    type) against the recount."""
     last = max(c["day"] for c in cases.values())
     answer = ok(reader.get("/api/reports/conversion", params={
-        "from": first.isoformat(), "to": last.isoformat(), "group_by": group_by}))  # fmt: skip
+        "from": first.isoformat(), "to": last.isoformat(), "group_by": group_by,
+        **where}))  # fmt: skip
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for case in cases.values():
+        if any(case[name] != value for name, value in where.items()):
+            continue
         key = case["day"].strftime("%Y-%m") if group_by == "month" else case[group_by]
         for group in ("all", key):
             if case.get("closure") in ("duplicate", "out_of_area"):
@@ -274,8 +299,13 @@ def test_report_figures_equal_a_recount_from_the_audit_events(
         cases = recount(session_factory)
         # This example's cohort: the referrals received since it began.
         cohort = {k: c for k, c in cases.items() if c["day"] >= since}
-        for group_by in ("crime_type", "source", "month"):
+        for group_by in ("crime_type", "source", "month", "area"):
             check_conversion(reader, cohort, group_by, since)
+        first = next(iter(cohort.values()))
+        for where in ({"area": first["area"]}, {"crime_type": first["crime_type"]},
+                      {"area": first["area"], "crime_type": first["crime_type"]}):  # fmt: skip
+            check_conversion(reader, cohort, "month", since, **where)
+        check_slices(session_factory, since)
         check_moj(reader, cases)
         happened = activity(session_factory)
         check_activity(reader, happened, since)

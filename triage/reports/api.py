@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from triage.caller import Caller
 from triage.deps import AppSettings, Now, ReportReader, ReportsSession, Rules
+from triage.lifecycle.codes import CrimeType
 from triage.reports import formats
 from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
 
@@ -15,10 +16,12 @@ Reader = ReportReader
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
 From = Annotated[date | None, Query(alias="from", description="first day received (London)")]
 To = Annotated[date | None, Query(alias="to", description="last day, inclusive")]
+Area = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,49}$", description="only this area")]
+Crime = Annotated[CrimeType | None, Query(description="only this crime type")]
 GroupBy = Literal["crime_type", "hate_strand", "provider", "area", "source", "enhanced", "month"]
 
 
-def _answer(
+def report_answer(
     request: Request,
     session: ReportsSession,
     caller: Caller,
@@ -28,6 +31,7 @@ def _answer(
     settings: AppSettings,
     fmt: str,
 ) -> Any:
+    """A report as JSON data, or as a CSV or spreadsheet download (the pages' links too)."""
     answer, rows = run_report(
         session,
         fold_first=not request.app.state.reports_on_replica,
@@ -52,10 +56,13 @@ def conversion_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
     start: From = None, end: To = None, group_by: GroupBy | None = None, fmt: Format = "json",
+    area: Area = None, crime_type: Crime = None,
 ) -> Any:  # fmt: skip
-    """The funnel for referrals received from `from` to `to`, followed to now (DESIGN 5)."""
-    report = ReportRequest("conversion", start, end, group_by)
-    return _answer(request, session, caller, report, now, rules, settings, fmt)
+    """The funnel for referrals received from `from` to `to`, followed to now (DESIGN 5); of
+    one area, crime type or both when asked (then grouped by month at most)."""
+    report = ReportRequest("conversion", start, end, group_by, area=area,
+                           crime_type=crime_type.value if crime_type else None)  # fmt: skip
+    return report_answer(request, session, caller, report, now, rules, settings, fmt)
 
 
 @router.get("/vcop-compliance")
@@ -63,10 +70,13 @@ def vcop_compliance_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
     start: From = None, end: To = None, fmt: Format = "json",
+    area: Area = None, crime_type: Crime = None,
 ) -> Any:  # fmt: skip
-    """Each Victims' Code right due in the period: met in time, late, breached, excluded."""
-    report = ReportRequest("vcop", start, end)
-    return _answer(request, session, caller, report, now, rules, settings, fmt)
+    """Each Victims' Code right due in the period: met in time, late, breached, excluded; of
+    one area, crime type or both when asked."""
+    report = ReportRequest("vcop", start, end, area=area,
+                           crime_type=crime_type.value if crime_type else None)  # fmt: skip
+    return report_answer(request, session, caller, report, now, rules, settings, fmt)
 
 
 @router.get("/moj-return")
@@ -78,7 +88,7 @@ def moj_return_report(
 ) -> Any:  # fmt: skip
     """The quarter's Ministry of Justice return (the last whole quarter by default)."""
     report = ReportRequest("moj", quarter=quarter)
-    return _answer(request, session, caller, report, now, rules, settings, fmt)
+    return report_answer(request, session, caller, report, now, rules, settings, fmt)
 
 
 @router.get("/providers")
@@ -89,4 +99,4 @@ def providers_report(
 ) -> Any:  # fmt: skip
     """Offers, acceptance, time to answer and declines per provider, against contract."""
     report = ReportRequest("providers", start, end)
-    return _answer(request, session, caller, report, now, rules, settings, fmt)
+    return report_answer(request, session, caller, report, now, rules, settings, fmt)

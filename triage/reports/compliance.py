@@ -28,14 +28,16 @@ def vcop_compliance(
     as_of: datetime,
     timezone: str,
     editions: tuple[Edition, ...],
+    where: tuple[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[Row]]:
     """Per right and edition: due in the period, met in time, late, breached, pending and
-    excluded (by reason), with the share met in time of those whose time has come."""
+    excluded (by reason), with the share met in time of those whose time has come; of one
+    slice (an area, a crime type or both) when `where` names it."""
     today = as_of.astimezone(ZoneInfo(timezone)).date()
-    counted = repository.sums(session, ["vcop"], start, end)["vcop"]
+    counted = _counts(session, start, end, where)
     # A right due today is not breached until its day ends.
     past_end = min(end, today - timedelta(days=1))
-    past = repository.sums(session, ["vcop"], start, past_end)["vcop"] if past_end >= start else {}
+    past = _counts(session, start, past_end, where) if past_end >= start else {}
     cells = Cells()
     rights: list[dict[str, Any]] = []
     for right in sorted({key for key, _ in counted}, key=_order(editions)):
@@ -75,6 +77,18 @@ def vcop_compliance(
         "force_return": _force_return(items, editions),
     }
     return answer, [_row(item) for item in items]
+
+
+def _counts(
+    session: Session, start: date, end: date, where: tuple[str, str] | None
+) -> repository.Sums:
+    """The `vcop` counts by (right, outcome), of the whole area or of one slice."""
+    if where is None:
+        return repository.sums(session, ["vcop"], start, end)["vcop"]
+    dimension, group = where
+    measure = f"vcop:{dimension}"
+    sliced = repository.sums(session, [measure], start, end, key_prefix=f"{group}#")[measure]
+    return {(key.partition("#")[2], subkey): n for (key, subkey), n in sliced.items()}
 
 
 def _right(cells: Cells, entry: dict[str, Any], titles: dict) -> dict[str, Any]:

@@ -23,17 +23,28 @@ COLUMNS = (
 
 
 def conversion(
-    session: Session, *, start: date, end: date, group_by: str | None, as_of: datetime
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    group_by: str | None,
+    as_of: datetime,
+    where: tuple[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[Row]]:
-    """The funnel for referrals received from `start` to `end`, overall and by group."""
-    dimension = "all" if group_by in (None, "month") else group_by
+    """The funnel for referrals received from `start` to `end`, overall and by group; of
+    one slice (an area, a crime type or both) when `where` names it, then grouped by month
+    at most (the rollups keep each slice whole, not crossed with every other grouping)."""
+    if where is not None and group_by not in (None, "month"):
+        raise ValueError("a slice is grouped by month or not at all")
+    dimension = where[0] if where else "all" if group_by in (None, "month") else group_by
     measures = [f"stage:{dimension}", f"excluded:{dimension}"]
     measures += [f"hours:{dimension}:{later}" for _, later in TRANSITIONS]
-    grouped = repository.sums(session, measures, start, end, by_month=group_by == "month")
+    grouped = repository.sums(session, measures, start, end, by_month=group_by == "month",
+                              key=where[1] if where else None)  # fmt: skip
     groups = _split(grouped) if group_by else {}
     keys = sorted(groups)
     if group_by is None:
-        overall, overall_dimension = grouped, "all"
+        overall, overall_dimension = grouped, dimension
     elif group_by in ADDITIVE:  # the whole is the sum of its groups: no second query
         overall, overall_dimension = _total(groups.values()), dimension
     else:

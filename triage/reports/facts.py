@@ -22,6 +22,9 @@ TRANSITIONS = tuple(zip(STAGES, STAGES[1:], strict=False))
 EXCLUDED_REASONS = ("duplicate", "out_of_area")
 DIMENSIONS = ("crime_type", "hate_strand", "provider", "area", "source", "enhanced", "month")
 NONE_KEY = "none"
+# The slices a report can be narrowed to (the dashboard's area and crime type filters): an
+# area, a crime type, or both (one rollup group per pair, its key `area|crime_type`).
+SLICES = ("area", "crime_type", "area_crime_type")
 
 # One rollup count: (measure, day, key, subkey).
 Key = tuple[str, date, str, str]
@@ -258,6 +261,8 @@ def group_keys(facts: CaseFacts, dimension: str, timezone: str) -> tuple[str, ..
             return (facts.provider,)
         case "area":
             return (facts.area,)
+        case "area_crime_type":
+            return (slice_key(facts.area, facts.crime_type),)
         case "source":
             return (facts.source,)
         case "enhanced":
@@ -265,6 +270,21 @@ def group_keys(facts: CaseFacts, dimension: str, timezone: str) -> tuple[str, ..
         case "month":
             return (local_day(facts.received_at, timezone).strftime("%Y-%m"),)
     raise ValueError(f"unknown dimension {dimension!r}")
+
+
+def slice_of(area: str | None, crime_type: str | None) -> tuple[str, str] | None:
+    """The slice (dimension, group key) for an area and/or crime type; None for neither."""
+    if area and crime_type:
+        return "area_crime_type", slice_key(area, crime_type)
+    if area:
+        return "area", area
+    if crime_type:
+        return "crime_type", crime_type
+    return None
+
+
+def slice_key(area: str, crime_type: str) -> str:
+    return f"{area}|{crime_type}"
 
 
 def contribution(facts: CaseFacts, timezone: str) -> Counter[Key]:
@@ -283,7 +303,8 @@ def contribution_keys(facts: CaseFacts, timezone: str) -> list[Key]:
     return keys
 
 
-CONVERSION_DIMENSIONS = ("all", *DIMENSIONS[:-1])  # month is read from the 'all' rows' days
+# Month is read from the 'all' rows' days; area_crime_type is a slice, not a grouping.
+CONVERSION_DIMENSIONS = ("all", *DIMENSIONS[:-1], "area_crime_type")
 STAGE_MEASURES = {d: f"stage:{d}" for d in CONVERSION_DIMENSIONS}
 EXCLUDED_MEASURES = {d: f"excluded:{d}" for d in CONVERSION_DIMENSIONS}
 HOURS_MEASURES = {
@@ -363,12 +384,14 @@ def _offers(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
 
 
 def _vcop(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
-    """Each tracked right on the day it fell due (undated ones on the day received)."""
+    """Each tracked right on the day it fell due (undated ones on the day received); again
+    under each slice the referral falls in (measure `vcop:<slice>`, key `<group>#<right>`)."""
+    lines: list[Key] = []
     for line in facts.rights:
         key = f"{line.right}@{line.edition}"
         if line.due_at is None:
             outcome = f"{line.status}:{line.reason or NONE_KEY}"
-            keys.append(("vcop", line.started_on, key, outcome))
+            lines.append(("vcop", line.started_on, key, outcome))
             continue
         if line.met_at is None:
             outcome = "unmet"
@@ -376,7 +399,11 @@ def _vcop(keys: list[Key], facts: CaseFacts, timezone: str) -> None:
             outcome = "met_in_time"
         else:
             outcome = "met_late"
-        keys.append(("vcop", local_day(line.due_at, timezone), key, outcome))
+        lines.append(("vcop", local_day(line.due_at, timezone), key, outcome))
+    keys += lines
+    for dimension in SLICES:
+        (group,) = group_keys(facts, dimension, timezone)
+        keys += [(f"vcop:{dimension}", day, f"{group}#{key}", out) for _, day, key, out in lines]
 
 
 def to_json(facts: CaseFacts) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class ReportCount(Base):
     measure: Mapped[str] = mapped_column(String(60), primary_key=True)
     period: Mapped[str] = mapped_column(String(1), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     subkey: Mapped[str] = mapped_column(String(80), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
 

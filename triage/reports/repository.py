@@ -72,8 +72,11 @@ def sums(
     end: date,
     *,
     by_month: bool = False,
+    key: str | None = None,
+    key_prefix: str | None = None,
 ) -> dict[str, Sums]:
-    """Each measure's counts summed over [start, end], by (key, subkey)."""
+    """Each measure's counts summed over [start, end], by (key, subkey); only one `key`, or
+    the keys starting with `key_prefix`, when given (a slice of the rollups)."""
     cover = spans(start, end, quarters=not by_month)
     table = table_of(ReportCount).c
     ranges = [
@@ -85,7 +88,12 @@ def sums(
         and_(table.period == "d", table.period_start.between(first, last))
         for first, last in cover.days
     ]
-    return _sums(session, measures, or_(false(), *ranges), by_month=by_month)
+    where = or_(false(), *ranges)
+    if key is not None:
+        where = and_(where, table.key == key)
+    if key_prefix is not None:
+        where = and_(where, table.key.startswith(key_prefix, autoescape=True))
+    return _sums(session, measures, where, by_month=by_month)
 
 
 def sums_until(session: Session, measures: list[str], end: date) -> dict[str, Sums]:

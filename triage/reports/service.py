@@ -12,7 +12,7 @@ from triage.config import Settings
 from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.reports import activity, compliance, conversion, fold
-from triage.reports.facts import DIMENSIONS
+from triage.reports.facts import DIMENSIONS, slice_of
 from triage.rule_sources import RuleSources
 
 READERS = frozenset({Role.commissioner, Role.admin})
@@ -39,6 +39,8 @@ class ReportRequest:
     end: date | None = None
     group_by: str | None = None
     quarter: str | None = None
+    area: str | None = None  # the conversion and compliance reports of one area,
+    crime_type: str | None = None  # one crime type, or both
 
 
 def run_report(
@@ -66,6 +68,9 @@ def run_report(
         check_quarter(quarter)
         return activity.moj_return(session, quarter=quarter, as_of=now)
     start, end = period(request, today)
+    if request.area is not None and request.area not in rules.areas:
+        raise InvalidInput(f"unknown area {request.area!r}", field=("query", "area"))
+    where = slice_of(request.area, request.crime_type)
     match request.kind:
         case "conversion":
             if request.group_by is not None and request.group_by not in DIMENSIONS:
@@ -73,21 +78,27 @@ def run_report(
                     f"group_by must be one of {', '.join(DIMENSIONS)}",
                     field=("query", "group_by"),
                 )
-            return conversion.conversion(
-                session, start=start, end=end, group_by=request.group_by, as_of=now
+            if where is not None and request.group_by not in (None, "month"):
+                raise InvalidInput(
+                    "with area or crime_type, group_by may only be month",
+                    field=("query", "group_by"),
+                )
+            answer, rows = conversion.conversion(
+                session, start=start, end=end, group_by=request.group_by, as_of=now, where=where
             )
         case "vcop":
-            return compliance.vcop_compliance(
+            answer, rows = compliance.vcop_compliance(
                 session,
                 start=start,
                 end=end,
                 as_of=now,
                 timezone=settings.timezone,
                 editions=rules.editions,
+                where=where,
             )
-        case "providers":
+        case _:
             return activity.provider_performance(session, start=start, end=end, as_of=now)
-    raise InvalidInput(f"unknown report {request.kind!r}", field=("path", "kind"))
+    return {**answer, "area": request.area, "crime_type": request.crime_type}, rows
 
 
 def period(request: ReportRequest, today: date) -> tuple[date, date]:
