@@ -63,6 +63,14 @@ class TestEditingTheDirectory:
         bad_service = admin.post("/api/providers", {**NEW_PROVIDER, "services": ["tea"]})
         assert bad_service.status_code == 422
 
+    def test_the_oldest_age_may_not_be_below_the_youngest(self, sign_in) -> None:
+        admin = sign_in("admin")
+        ages = {**NEW_PROVIDER, "min_age": 18, "max_age": 11}
+        answer = admin.post("/api/providers", ages)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"][-1] == "max_age"
+        assert admin.post("/api/providers", {**ages, "max_age": 18}).status_code == 201
+
     @pytest.mark.parametrize("role", ["triage", "commissioner", "intake"])
     def test_other_roles_may_not_edit(self, sign_in, role) -> None:
         caller = sign_in(role)

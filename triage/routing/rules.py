@@ -15,6 +15,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -75,6 +76,14 @@ class ProviderEntry(BaseModel):
         unknown = sorted(set(value) - SPECIALISMS)
         if unknown:
             raise ValueError(f"unknown service {unknown}; known: {sorted(SPECIALISMS)}")
+        return value
+
+    @field_validator("max_age")
+    @classmethod
+    def _ages_in_order(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_age")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"max_age ({value}) must not be below min_age ({low})")
         return value
 
 
