@@ -1,14 +1,22 @@
-# make run   : install into .venv if needed, migrate, load the demo area, serve on :8000
-# make test  : install the test extras, run the whole default suite on SQLite and PostgreSQL,
-#              then the shared contract checks (../shared/contract) on both databases
+# make run   : install into .venv if needed (and the pages' assets from npm), migrate, load
+#              the demo area with a year of history, serve on http://127.0.0.1:8000
+# make test  : install the test extras (and Debian's Chromium for the browser tests), run the
+#              whole default suite on SQLite and PostgreSQL, then the shared contract checks
+#              (../shared/contract) on both databases
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/test
 CONTRACT_DIR := ../shared/contract
+NODE_MODULES := node_modules/.package-lock.json
+CSS := triage/web/static/build/app.css
+CHROMIUM := /usr/bin/chromium
+DEMO_REFERRALS ?= 6000
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 
-.PHONY: run test test-slow lint contract bench bench-reports install install-test postgres
+.PHONY: run test test-slow lint contract bench bench-reports bench-pages install install-test \
+	postgres assets browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +33,36 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-run: install
+# The pages' assets come from the npm registry (package-lock.json), never from the repository:
+# GOV.UK Frontend, HTMX, Swagger UI; the stylesheet is built from triage/web/scss with Sass.
+$(NODE_MODULES): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "installing Node.js and npm"; \
+	  $(APT_GET) install nodejs npm || { $(APT_GET) update && $(APT_GET) install nodejs npm; }; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CSS): triage/web/scss/app.scss $(NODE_MODULES)
+	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map \
+	  --quiet-deps triage/web/scss/app.scss $@
+
+assets: $(CSS)
+
+# The browser tests drive Debian's Chromium; nothing downloads a browser.
+$(CHROMIUM):
+	$(APT_GET) install chromium || { $(APT_GET) update && $(APT_GET) install chromium; }
+
+browser: $(CHROMIUM)
+
+run: install assets
 	$(BIN)/triage db upgrade
-	$(BIN)/triage demo --referrals 25
+	$(BIN)/triage demo --referrals $(DEMO_REFERRALS) --days 365
+	@echo
+	@echo "Open http://127.0.0.1:8000/ and sign in as a demo user above:"
+	@echo "  demo-triage (the triage unit's queue), demo-provider (Core General's offers),"
+	@echo "  demo-commissioner (the dashboard), demo-admin (users and providers)."
+	@echo "  A password shown before is not shown again: .venv/bin/triage user reset-password demo-triage"
+	@echo "The API and its documentation: http://127.0.0.1:8000/docs"
+	@echo
 	$(BIN)/triage serve --host 127.0.0.1 --port 8000
 
 postgres:
@@ -37,7 +72,7 @@ postgres:
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
 	@pg_isready -h 127.0.0.1 -p 5432
 
-test: install-test postgres
+test: install-test assets browser postgres
 	$(BIN)/ruff check triage adapters tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
@@ -52,7 +87,7 @@ contract: install
 	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run_contract.py $(CONTRACT_DIR) --pg-admin-url $(PG_ADMIN_URL); \
 	else echo "no $(CONTRACT_DIR): contract checks skipped"; fi
 
-test-slow: install-test postgres
+test-slow: install-test assets browser postgres
 	$(BIN)/pytest -q -m slow
 
 lint: install-test
@@ -63,6 +98,15 @@ lint: install-test
 
 bench: install-test postgres
 	$(BIN)/python benchmarks/intake.py
+
+# The role guides' screenshots (docs/screenshots), taken by the browser tests on SQLite.
+screenshots: install-test assets browser
+	TRIAGE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e -k sqlite -p no:cacheprovider
+
+# The queue page with 100,000 open referrals and the case page, against bare Jinja pages of
+# the same size (PostgreSQL, one worker).
+bench-pages: install-test assets postgres
+	$(BIN)/python benchmarks/pages.py
 
 # Reports against a naive GROUP BY on 5,000,000 synthetic referrals (fills its own database;
 # long: the fill runs at about 1,000-1,500 referrals/s on 2 cores; see benchmarks/README.md).

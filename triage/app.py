@@ -7,7 +7,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from adapters.notifications.log import LogNotifier
 from adapters.notifications.smtp import SmtpNotifier
@@ -33,6 +33,8 @@ from triage.providers.api import router as providers_router
 from triage.referrals.api import router as referrals_router
 from triage.reports.api import router as reports_router
 from triage.rule_sources import RuleSources
+from triage.web.errors import error_page
+from triage.web.mount import add_pages, is_page
 
 STATUS_OF: list[tuple[type[DomainError], int]] = [
     (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
@@ -84,6 +86,8 @@ def create_app(
         version="0.1.0",
         description="Referrals from the Victim & Witness Triage Unit to CORE providers.",
         lifespan=lifespan,
+        docs_url=None,  # served by the pages, from this service's own copy of Swagger UI
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -106,6 +110,7 @@ def create_app(
         reports_router,
     ):
         app.include_router(router)
+    add_pages(app, settings)
     _add_error_handlers(app)
     _add_health_routes(app)
     metrics = Metrics()
@@ -134,12 +139,14 @@ def make_notifier(settings: Settings) -> Notifier:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    def domain_error(request: Request, error: DomainError) -> JSONResponse:
+    def domain_error(request: Request, error: DomainError) -> Response:
+        if is_page(request):  # a page's answer is a page
+            return error_page(request, _status_of(error), error.message)
         if isinstance(error, InvalidInput):
             return _unprocessable(
                 [{"loc": list(error.field), "msg": error.message, "type": "value_error"}]
             )
-        code = next(c for kind, c in STATUS_OF if isinstance(error, kind))
+        code = _status_of(error)
         detail: Any = error.message
         if isinstance(error, Conflict):
             detail = {"message": error.message, **error.detail}
@@ -149,6 +156,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyInvalid)
     def body_invalid(request: Request, error: BodyInvalid) -> JSONResponse:
         return _unprocessable([{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors])
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, InvalidInput):
+        return status.HTTP_422_UNPROCESSABLE_CONTENT
+    return next(code for kind, code in STATUS_OF if isinstance(error, kind))
 
 
 def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:

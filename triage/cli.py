@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.auth import service as auth_service
+from triage.caller import Caller
 from triage.config import get_settings
 from triage.db import session_factory_for, transaction
-from triage.errors import InvalidInput
+from triage.errors import InvalidInput, NotFound
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
 from triage.providers import service as provider_service
@@ -116,6 +118,66 @@ def user_add(
     typer.echo(f"added {role.value} user {name}")
 
 
+@user_app.command("list")
+def user_list() -> None:
+    """Every user: name, role, provider, and whether they may sign in."""
+    with transaction(_session_factory()) as session:
+        users = auth_service.list_users(session)
+        lines = [
+            f"{user.username:<24} {user.role:<13} {code or '-':<20} "
+            f"{'active' if user.active else 'disabled'}"
+            for user, code in users
+        ]
+    typer.echo(f"{'username':<24} {'role':<13} {'provider':<20} state")
+    typer.echo("\n".join(lines))
+
+
+@user_app.command("reset-password")
+def user_reset_password(name: str) -> None:
+    """Give a user a new password (from TRIAGE_PASSWORD or a prompt); their tokens and page
+    sessions end."""
+    password = os.environ.get("TRIAGE_PASSWORD") or getpass.getpass(f"new password for {name}: ")
+    _change_user(
+        lambda session, caller, now: auth_service.reset_password(
+            session, caller=caller, username=name, password=password, now=now
+        ),
+        f"password of {name} reset; their tokens and sessions have ended",
+    )
+
+
+@user_app.command("disable")
+def user_disable(name: str) -> None:
+    """Stop a user signing in; their tokens and page sessions stop working at once."""
+    _change_user(
+        lambda session, caller, now: auth_service.set_active(
+            session, caller=caller, username=name, active=False, now=now
+        ),
+        f"{name} disabled; their tokens and sessions have ended",
+    )
+
+
+@user_app.command("enable")
+def user_enable(name: str) -> None:
+    """Let a disabled user sign in again."""
+    _change_user(
+        lambda session, caller, now: auth_service.set_active(
+            session, caller=caller, username=name, active=True, now=now
+        ),
+        f"{name} enabled",
+    )
+
+
+def _change_user(change: Callable[[Session, Caller, datetime], object], done: str) -> None:
+    caller = Caller(user_id=None, username=f"command line ({getpass.getuser()})", role=Role.system)
+    try:
+        with transaction(_session_factory()) as session:
+            change(session, caller, datetime.now(UTC))
+    except (InvalidInput, NotFound) as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(done)
+
+
 def _paths(directory: Path | None) -> RulePaths:
     return RulePaths.of(get_settings(), directory)
 
@@ -176,6 +238,9 @@ def _load_providers(factory: sessionmaker[Session], rules: RuleSources, now: dat
 def demo(
     referrals: int = typer.Option(0, "--referrals", min=0, help="synthetic referrals to add"),
     no_users: bool = typer.Option(False, "--no-users", help="do not add the demo users"),
+    days: int = typer.Option(
+        3 * 365, "--days", min=1, max=20 * 365, help="received over this many days up to today"
+    ),
 ) -> None:
     """Load the demo area's providers, one user per role, and a synthetic history of
     referrals (in bulk; a few received lately are left open for the live demo)."""
@@ -198,6 +263,7 @@ def demo(
                 now=now,
                 progress=bar.update,
                 note=lambda line: typer.echo(f"\ndemo history: {line}", err=True),
+                days=days,
             )
         typer.echo(
             f"demo referrals: {added.referrals} added ({referrals - added.referrals} were "

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     rules_dir: Path = PROJECT_ROOT / "routing_rules"
     rule_set: str = "derbyshire"
     token_hours: float = 8.0
+    # A signed-in page session ends after this long without a request (DESIGN 9).
+    session_idle_hours: float = 8.0
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.
@@ -53,6 +55,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # The pages' front-end packages (npm ci) and built stylesheet (make assets).
+    node_modules: Path = PROJECT_ROOT / "node_modules"
     # Threads that run intake requests at once in one process (see triage/referrals/api.py).
     intake_threads: int = 4
     # At least the concurrency one process serves, so connections are not opened per burst.

@@ -2,7 +2,7 @@
 
 from triage.assessment.models import Assessment
 from triage.audit.models import AuditEvent
-from triage.auth.models import Token, User
+from triage.auth.models import PageSession, Token, User
 from triage.db import Base
 from triage.deadlines.models import Alert
 from triage.notifications.models import OutboxMessage
@@ -21,6 +21,7 @@ __all__ = [
     "EntitlementCheck",
     "Offer",
     "OutboxMessage",
+    "PageSession",
     "Provider",
     "Referral",
     "ReportCase",

@@ -78,3 +78,47 @@ class TestUserAdd:
             TRIAGE_PASSWORD="long-enough-1",
         )
         assert bad.returncode == 2 and "no provider with code 'nope'" in bad.stderr
+
+
+class TestUserChanges:
+    """`triage user list|reset-password|disable|enable`: the same services as the admin's
+    pages, so a disabled user's token stops at once."""
+
+    def test_list_disable_enable_and_reset(self, url: str) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from triage.auth import service as auth_service
+        from triage.db import session_factory_for, transaction
+        from triage.errors import NotAuthenticated
+
+        assert triage("user", "add", "k.ward", "--role", "triage", url=url,
+                      TRIAGE_PASSWORD="first-password").returncode == 0  # fmt: skip
+        factory = session_factory_for(url)
+        now = datetime.now(UTC)
+        with transaction(factory) as session:
+            token, _ = auth_service.issue_token(session, username="k.ward",
+                                                password="first-password", now=now,
+                                                lifetime=timedelta(hours=1))  # fmt: skip
+        listed = triage("user", "list", url=url)
+        assert listed.returncode == 0
+        assert any(line.split()[:2] == ["k.ward", "triage"] and line.endswith("active")
+                   for line in listed.stdout.splitlines())  # fmt: skip
+
+        disabled = triage("user", "disable", "k.ward", url=url)
+        assert disabled.returncode == 0 and "disabled" in disabled.stdout
+        with transaction(factory) as session, pytest.raises(NotAuthenticated):
+            auth_service.authenticate(session, token=token, now=now)
+        assert "disabled" in triage("user", "list", url=url).stdout
+        assert triage("user", "enable", "k.ward", url=url).returncode == 0
+
+        reset = triage("user", "reset-password", "k.ward", url=url,
+                       TRIAGE_PASSWORD="second-password")  # fmt: skip
+        assert reset.returncode == 0
+        with transaction(factory) as session:
+            assert auth_service.issue_token(session, username="k.ward",
+                                            password="second-password", now=now,
+                                            lifetime=timedelta(hours=1))  # fmt: skip
+
+    def test_an_unknown_user_is_named(self, url: str) -> None:
+        done = triage("user", "disable", "nobody-here", url=url)
+        assert done.returncode != 0 and "nobody-here" in done.stderr

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from triage.auth.models import Token, User
+from triage.auth.models import PageSession, Token, User
 from triage.db import table_of
 from triage.providers.models import Provider
 
@@ -73,3 +73,60 @@ def revoke_token(session: Session, *, digest: str, now: datetime) -> None:
         .where(Token.token_hash == digest, Token.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def session_row(session: Session, *, digest: str) -> tuple[PageSession, CallerRow] | None:
+    """A page session that is not revoked, with its user (if still active)."""
+    row = session.execute(_SESSION_BY_DIGEST, {"digest": digest}).first()
+    if row is None:
+        return None
+    page_session, user_id, username_, role, provider_id, code = row
+    return page_session, (user_id, username_, role, provider_id, code)
+
+
+_SESSION_BY_DIGEST = (
+    select(PageSession, User.id, User.username, User.role, User.provider_id, Provider.code)
+    .join(User, User.id == PageSession.user_id)
+    .outerjoin(Provider, Provider.id == User.provider_id)
+    .where(
+        PageSession.token_hash == bindparam("digest"),
+        PageSession.revoked_at.is_(None),
+        User.active.is_(True),
+    )
+)
+
+
+def add_session(session: Session, page_session: PageSession) -> None:
+    session.add(page_session)
+
+
+def revoke_session(session: Session, *, digest: str, now: datetime) -> None:
+    session.execute(
+        update(PageSession)
+        .where(PageSession.token_hash == digest, PageSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_everything_of(session: Session, *, user_id: int, now: datetime) -> None:
+    """Every bearer token and page session of a user ends now."""
+    for table in (Token, PageSession):
+        session.execute(
+            update(table)
+            .where(table.user_id == user_id, table.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+def users(session: Session) -> list[tuple[User, str | None]]:
+    """Every user, by username, with the code of the provider a provider's worker is of."""
+    rows = session.execute(
+        select(User, Provider.code)
+        .outerjoin(Provider, Provider.id == User.provider_id)
+        .order_by(User.username)
+    )
+    return [(user, code) for user, code in rows]
+
+
+def user_for_update(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username).with_for_update())

@@ -1,15 +1,18 @@
 """Users and tokens: sign-in, the caller behind a token, revocation."""
 
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from triage.audit import service as audit
 from triage.auth import repository
-from triage.auth.models import Token, User
+from triage.auth.models import PageSession, Token, User
 from triage.auth.passwords import hash_password, new_token, token_digest, verify_password
 from triage.caller import Caller, require_role
-from triage.errors import InvalidInput, NotAuthenticated
+from triage.errors import InvalidInput, NotAuthenticated, NotFound
 from triage.lifecycle.codes import Role
 from triage.providers import repository as provider_repository
 
@@ -52,16 +55,22 @@ def add_user(
     return repository.add_user(session, user)
 
 
-def issue_token(
-    session: Session, *, username: str, password: str, now: datetime, lifetime: timedelta
-) -> tuple[str, datetime]:
-    """Check the password and issue a new bearer token with its expiry."""
+def _signed_in(session: Session, username: str, password: str) -> User:
+    """The active user with this password; the same answer whichever of the two was wrong."""
     if "\x00" in username or "\x00" in password:
         raise NotAuthenticated("incorrect username or password")
     user = repository.user_named(session, username)
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.active:
         raise NotAuthenticated("incorrect username or password")
+    return user
+
+
+def issue_token(
+    session: Session, *, username: str, password: str, now: datetime, lifetime: timedelta
+) -> tuple[str, datetime]:
+    """Check the password and issue a new bearer token with its expiry."""
+    user = _signed_in(session, username, password)
     token = new_token()
     expires_at = now + lifetime
     repository.add_token(
@@ -92,6 +101,10 @@ def caller_for_token(session: Session, *, token: str, now: datetime) -> Caller:
     row = repository.caller_row(session, digest=token_digest(token), now=now)
     if row is None:
         raise NotAuthenticated("the token is unknown, expired or revoked")
+    return _caller(row)
+
+
+def _caller(row: repository.CallerRow) -> Caller:
     user_id, username, role, provider_id, provider_code = row
     return Caller(
         user_id=user_id,
@@ -100,6 +113,128 @@ def caller_for_token(session: Session, *, token: str, now: datetime) -> Caller:
         provider_id=provider_id,
         provider_code=provider_code,
     )
+
+
+# Page sessions (DESIGN 9) ---------------------------------------------------------------------
+
+# A session's last request is noted at most this often (a write per page view otherwise).
+SEEN_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A browser's signed-in session: who, and the token its changing forms carry."""
+
+    caller: Caller
+    csrf_token: str
+
+
+def start_session(session: Session, *, username: str, password: str, now: datetime) -> str:
+    """Check the password and open a page session; answers the cookie's token (random,
+    kept only as its digest)."""
+    user = _signed_in(session, username, password)
+    token = new_token()
+    repository.add_session(
+        session,
+        PageSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            revoked_at=None,
+        ),
+    )
+    return token
+
+
+def signed_in(session: Session, *, token: str, now: datetime, idle: timedelta) -> SignedIn:
+    """The session a cookie's token opened, if it is current: not signed out or revoked,
+    its user active, and used within `idle` (NotAuthenticated otherwise)."""
+    found = repository.session_row(session, digest=token_digest(token))
+    if found is None or now - found[0].last_seen_at > idle:
+        raise NotAuthenticated("sign in first: the session has ended")
+    page_session, row = found
+    if now - page_session.last_seen_at > SEEN_EVERY:
+        page_session.last_seen_at = now
+    return SignedIn(_caller(row), page_session.csrf_token)
+
+
+def caller_role(session: Session, *, username: str) -> Role:
+    """A user's role (to send them to their home page once signed in)."""
+    user = repository.user_named(session, username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return Role(user.role)
+
+
+def end_session(session: Session, *, token: str, now: datetime) -> None:
+    """Sign a browser out: its session ends now."""
+    repository.revoke_session(session, digest=token_digest(token), now=now)
+
+
+# Users, for admins and the command line -------------------------------------------------------
+
+
+def list_users(session: Session) -> list[tuple[User, str | None]]:
+    """Every user by username, with the provider code of a provider's worker."""
+    return repository.users(session)
+
+
+def create_user(
+    session: Session,
+    *,
+    caller: Caller,
+    username: str,
+    password: str,
+    role: Role,
+    provider_code: str | None,
+    now: datetime,
+) -> User:
+    """An admin adds a user (audited)."""
+    user = add_user(session, username=username, password=password, role=role,
+                    provider_code=provider_code, now=now)  # fmt: skip
+    _audit_user(session, caller, "user_added", user, now)
+    return user
+
+
+def reset_password(
+    session: Session, *, caller: Caller, username: str, password: str, now: datetime
+) -> User:
+    """Give a user a new password; every token and session they had ends (audited)."""
+    user = _user_to_change(session, username)
+    if len(password) < 8:
+        raise InvalidInput("the password needs at least 8 characters", field=("password",))
+    user.password_hash = hash_password(password)
+    repository.revoke_everything_of(session, user_id=user.id, now=now)
+    _audit_user(session, caller, "password_reset", user, now)
+    return user
+
+
+def set_active(
+    session: Session, *, caller: Caller, username: str, active: bool, now: datetime
+) -> User:
+    """Disable a user (their tokens and sessions stop working at once) or enable them again."""
+    user = _user_to_change(session, username)
+    if caller.user_id is not None and caller.user_id == user.id and not active:
+        raise InvalidInput("you cannot disable yourself", field=("username",))
+    user.active = active
+    if not active:
+        repository.revoke_everything_of(session, user_id=user.id, now=now)
+    _audit_user(session, caller, "user_enabled" if active else "user_disabled", user, now)
+    return user
+
+
+def _user_to_change(session: Session, username: str) -> User:
+    user = repository.user_for_update(session, username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def _audit_user(session: Session, caller: Caller, action: str, user: User, now: datetime) -> None:
+    session.flush()
+    audit.record(session, caller=caller, action=action, now=now, detail={"user": user.username})
 
 
 def revoke_token(session: Session, *, token: str, now: datetime) -> None:

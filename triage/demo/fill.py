@@ -26,7 +26,7 @@ from triage.config import Settings
 from triage.db import Base, transaction
 from triage.demo import deferred, repository, tables
 from triage.demo.rows import COLUMNS, Rows
-from triage.demo.world import World, build_world
+from triage.demo.world import DAYS, World, build_world
 from triage.lifecycle.codes import Role
 from triage.reports import facts as case_facts
 from triage.reports import repository as reports_repository
@@ -54,6 +54,7 @@ class Plan:
     provider_ids: dict[str, int]
     recent_share: float
     seed: int
+    days: int = DAYS
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,15 @@ def add_history(
     chunk: int = CHUNK,
     parallel_from: int = PARALLEL_FROM,
     defer_from: int = DEFER_FROM,
+    days: int = DAYS,
 ) -> Added:
-    """Make `count` demo referrals in all (adding those missing); answers what was added.
-    `note` hears what happens besides the referrals (building indexes afterwards)."""
+    """Make `count` demo referrals in all (adding those missing), received over the last
+    `days`; answers what was added. `note` hears what happens besides the referrals
+    (building indexes afterwards)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     with transaction(factory) as session:
-        plan = _plan(session, rules, settings, now, count, seed)
+        plan = _plan(session, rules, settings, now, count, seed, days)
         existing = repository.demo_referral_count(session)
         everyone = repository.referral_count(session)
     first = existing + 1
@@ -115,7 +118,13 @@ def add_history(
 
 
 def _plan(
-    session: Session, rules: RuleSources, settings: Settings, now: datetime, count: int, seed: int
+    session: Session,
+    rules: RuleSources,
+    settings: Settings,
+    now: datetime,
+    count: int,
+    seed: int,
+    days: int,
 ) -> Plan:
     """The users the history names: the first triage and intake users, and each provider's
     first worker (a provider without one answers as its team)."""
@@ -131,7 +140,7 @@ def _plan(
     if not users:
         raise SystemExit("demo referrals need a triage or intake user: run without --no-users")
     share = min(0.4, 10 / count)
-    return Plan(rules, settings, now, users, provider_users, provider_ids, share, seed)
+    return Plan(rules, settings, now, users, provider_users, provider_ids, share, seed, days)
 
 
 def _world(plan: Plan) -> World:
@@ -144,6 +153,7 @@ def _world(plan: Plan) -> World:
         provider_ids=plan.provider_ids,
         recent_share=plan.recent_share,
         seed=plan.seed,
+        days=plan.days,
     )
 
 

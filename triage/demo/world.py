@@ -135,6 +135,7 @@ def build_world(
     provider_ids: dict[str, int],
     recent_share: float,
     seed: int,
+    days: int = DAYS,
 ) -> World:
     rule_set = rules.rule_set
     directory = rule_set.directory.providers
@@ -159,7 +160,7 @@ def build_world(
         people=_people(seed),
         recent_share=recent_share,
     )
-    _calendar_of_days(world, settings.timezone)
+    _calendar_of_days(world, settings.timezone, days)
     return world
 
 
@@ -182,14 +183,14 @@ def phone(number: int) -> tuple[str, str]:
     return text, phone_key(text) or ""
 
 
-def _calendar_of_days(world: World, timezone: str) -> None:
+def _calendar_of_days(world: World, timezone: str, days: int) -> None:
     zone = ZoneInfo(timezone)
     today = world.now.astimezone(zone).date()
-    first = today - timedelta(days=DAYS)
+    first = today - timedelta(days=days)
     total = 0.0
-    for offset in range(DAYS + 1):
+    for offset in range(days + 1):
         day = first + timedelta(days=offset)
-        growth = 1 + GROWTH * offset / DAYS
+        growth = 1 + GROWTH * offset / max(days, 1)
         season = 1 + 0.12 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365)
         weekday = 0.8 if day.weekday() >= 5 else 1.05
         total += growth * season * weekday

@@ -65,6 +65,14 @@ def get_provider(session: Session, *, code: str) -> Provider:
     return provider
 
 
+def own_provider(session: Session, *, caller: Caller) -> Provider:
+    """The provider a provider's worker works for."""
+    provider = session.get(Provider, caller.provider_id) if caller.provider_id else None
+    if provider is None:
+        raise Forbidden("only a provider's workers have a provider of their own")
+    return provider
+
+
 def _columns(provider: Provider) -> dict[str, object]:
     return {
         key: getattr(provider, key) for key in ProviderEntry.model_fields if key not in ("funding",)
