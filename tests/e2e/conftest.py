@@ -199,6 +199,7 @@ class Person:
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.evaluate("window.scrollTo(0, 0)")
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
     def close(self) -> None:
