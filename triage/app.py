@@ -6,7 +6,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, status
-from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from adapters.notifications.log import LogNotifier
@@ -18,6 +18,7 @@ from triage.db import make_engine, make_session_factory, ping
 from triage.deadlines.api import router as alerts_router
 from triage.deadlines.scheduler import add_sweep_job
 from triage.deps import Clock, system_clock
+from triage.edge import BodyLimit, Unexpected, request_invalid, unprocessable
 from triage.errors import (
     BodyInvalid,
     Conflict,
@@ -110,6 +111,8 @@ def create_app(
         reports_router,
     ):
         app.include_router(router)
+    app.add_middleware(Unexpected)
+    app.add_middleware(BodyLimit)
     add_pages(app, settings)
     _add_error_handlers(app)
     _add_health_routes(app)
@@ -143,7 +146,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_page(request):  # a page's answer is a page
             return error_page(request, _status_of(error), error.message)
         if isinstance(error, InvalidInput):
-            return _unprocessable(
+            return unprocessable(
                 [{"loc": list(error.field), "msg": error.message, "type": "value_error"}]
             )
         code = _status_of(error)
@@ -155,19 +158,19 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BodyInvalid)
     def body_invalid(request: Request, error: BodyInvalid) -> JSONResponse:
-        return _unprocessable([{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors])
+        return unprocessable([{**e, "loc": ["body", *e.get("loc", ())]} for e in error.errors])
+
+    @app.exception_handler(RequestValidationError)
+    def request_invalid_here(request: Request, error: RequestValidationError) -> Response:
+        if is_page(request):  # a page asked with a bad query (a hand-edited address)
+            return error_page(request, 422, "the address has a value this page does not take")
+        return request_invalid(request, error)
 
 
 def _status_of(error: DomainError) -> int:
     if isinstance(error, InvalidInput):
         return status.HTTP_422_UNPROCESSABLE_CONTENT
     return next(code for kind, code in STATUS_OF if isinstance(error, kind))
-
-
-def _unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse(
-        {"detail": jsonable_encoder(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
 
 
 def _add_health_routes(app: FastAPI) -> None:

@@ -1,7 +1,8 @@
 """Prometheus metrics for `GET /metrics`: requests by route and status, and their durations.
 
 Each app has its own registry (tests build many apps in one process). Routes are labelled by
-their template (`/api/referrals/{referral_id}`), never by a path holding an id.
+their template (`/api/referrals/{referral_id}`), never by a path holding an id; methods by
+name when HTTP defines them, else "other": every label has a bounded set of values.
 """
 
 import time
@@ -16,6 +17,10 @@ from prometheus_client import (
 )
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+# A label per method a client may send would let anyone add series: the rest are "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -62,6 +67,6 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "other"
             self.metrics.requests.labels(method, template, str(status[0])).inc()
             self.metrics.seconds.labels(method, template).observe(time.perf_counter() - started)
