@@ -91,3 +91,67 @@ class TestMetrics:
         answer = triage.client.get("/metrics")
         assert answer.headers["content-type"].startswith("text/plain")
         json.dumps(answer.text)  # plain text, not JSON
+
+
+class TestRanges:
+    """Dates in the years people mean, ids within their columns, text a database can hold."""
+
+    @pytest.mark.parametrize("born", ["0001-01-01", "9999-12-31", "1899-12-31"])
+    def test_a_date_of_birth_out_of_range(self, triage: Api, born: str) -> None:
+        answer = triage.post("/api/referrals", referral_body(victim={"full_name": "Al Ray",
+                                                                     "date_of_birth": born}))  # fmt: skip
+        assert answer.status_code == 422
+        assert ["body", "victim", "date_of_birth"] in [e["loc"] for e in answer.json()["detail"]]
+
+    @pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+    def test_a_time_out_of_range(self, triage: Api, at: str) -> None:
+        answer = triage.post("/api/referrals", referral_body(crime_reported_at=at))
+        assert answer.status_code == 422
+        ref = triage.create()
+        event = triage.event(ref["id"], "log_contact_attempt", ref["version"], channel="phone",
+                             outcome="no_answer", at=at)  # fmt: skip
+        assert event.status_code == 422
+
+    @pytest.mark.parametrize(
+        ("path", "params"),
+        [
+            ("/api/reports/conversion", {"from": "0001-01-01"}),
+            ("/api/reports/vcop-compliance", {"to": "9999-12-31"}),
+            ("/api/reports/providers", {"from": "1066-10-14"}),
+            ("/api/reports/moj-return", {"quarter": "0000Q1"}),
+            ("/api/reports/moj-return", {"quarter": "9999Q4"}),
+        ],
+    )
+    def test_report_dates_out_of_range(self, sign_in: Any, path: str, params: dict) -> None:
+        answer = sign_in("commissioner").get(path, params=params)
+        assert answer.status_code == 422, answer.text
+
+    def test_an_id_beyond_its_column(self, triage: Api) -> None:
+        answer = triage.post("/api/alerts/13030332930974433280/acknowledge")
+        assert answer.status_code in (404, 422)
+
+    @pytest.mark.parametrize("name", ["Nul\x00Name", "Lone \ud800 surrogate", "Two\rlines"])
+    def test_text_no_database_can_hold(self, sign_in: Any, name: str) -> None:
+        admin = sign_in("admin")
+        entry = {"code": "peak-new", "name": name, "services": ["general"],
+                 "areas": ["derby_city"], "respond_by_hours": 24}  # fmt: skip
+        answer = admin.client.post("/api/providers", headers=admin.headers,
+                                   content=json.dumps(entry).encode())  # fmt: skip
+        assert answer.status_code == 422, answer.text
+        where = [e["loc"] for e in answer.json()["detail"]]
+        assert ["body", "name"] in where or ["body"] in where  # a lone surrogate is not JSON
+
+    def test_a_capacity_beyond_its_column(self, sign_in: Any) -> None:
+        admin = sign_in("admin")
+        answer = admin.put("/api/providers/core-general/capacity",
+                           {"accepting": True, "capacity": 2**40})  # fmt: skip
+        assert answer.status_code == 422
+
+
+class TestPlausible:
+    def test_a_crime_reported_before_the_victim_was_born(self, triage: Api) -> None:
+        body = referral_body(crime_reported_at="1980-05-01T10:00:00Z",
+                             victim={"full_name": "Iris Vale", "date_of_birth": "1990-01-01"})  # fmt: skip
+        answer = triage.post("/api/referrals", body)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["loc"] == ["body", "crime_reported_at"]

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from triage.bounds import RowId
 from triage.deadlines import alerts
 from triage.deadlines.models import Alert
 from triage.deadlines.schemas import AlertList, AlertRead, AlertSummary
@@ -47,7 +48,7 @@ def alert_summary(
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead)
 def acknowledge_alert(
-    alert_id: int, caller: TriageOrAdmin, session: DbSession, now: Now
+    alert_id: Annotated[RowId, Path()], caller: TriageOrAdmin, session: DbSession, now: Now
 ) -> AlertRead:
     """Mark an alert as seen (audited)."""
     alert, reference = alerts.acknowledge(session, caller=caller, alert_id=alert_id, now=now)

@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triage.routing.rules import MAX_CASES
+
 
 class ProviderRead(BaseModel):
     code: str
@@ -26,7 +28,7 @@ class CapacityUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accepting: bool
-    capacity: Annotated[int, Field(ge=0)] | None = None
+    capacity: Annotated[int, Field(ge=0, le=MAX_CASES)] | None = None
 
 
 class ProviderList(BaseModel):

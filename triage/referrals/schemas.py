@@ -5,8 +5,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -15,8 +13,10 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from triage.assessment.schemas import AssessmentRead
+from triage.bounds import Day, Line, LongText, Moment, Text
 from triage.lifecycle.codes import (
     AnswerReason,
     AttemptOutcome,
@@ -30,17 +30,6 @@ from triage.lifecycle.codes import (
 from triage.routing.rules import ProviderCode
 from triage.vcop.schemas import EntitlementSummary
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it as bad input rather than fail later.
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), NoNul]
 Postcode = Annotated[
     str,
     StringConstraints(
@@ -60,7 +49,7 @@ class Strict(BaseModel):
 
 class VictimIn(Strict):
     full_name: Text
-    date_of_birth: date | None = None
+    date_of_birth: Day | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
     email: EmailStr | None = None
     address: LongText | None = None
@@ -85,22 +74,32 @@ class VictimIn(Strict):
 class ReferralCreate(Strict):
     source: Source
     external_ref: (
-        Annotated[
-            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
-        ]
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line]
         | None
     ) = None
     crime_type: CrimeType
     hate_strands: list[HateStrand] = []
-    crime_reported_at: AwareDatetime | None = None
     area: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
     victim: VictimIn
+    # After the victim, so that its check can see their date of birth.
+    crime_reported_at: Moment | None = None
     notes: LongText | None = None
 
     @field_validator("hate_strands")
     @classmethod
     def _distinct_strands(cls, value: list[HateStrand]) -> list[HateStrand]:
         return list(dict.fromkeys(value))
+
+    @field_validator("crime_reported_at")
+    @classmethod
+    def _reported_after_birth(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        victim = info.data.get("victim")
+        born = victim.date_of_birth if victim is not None else None
+        if value is not None and born is not None and value.date() < born:
+            raise PydanticCustomError(
+                "date_order", "the crime cannot be reported before the victim was born"
+            )
+        return value
 
 
 class EventBody(Strict):
@@ -110,7 +109,7 @@ class EventBody(Strict):
 class LogContactAttempt(EventBody):
     channel: Channel
     outcome: AttemptOutcome
-    at: AwareDatetime | None = Field(None, description="when it happened; never in the future")
+    at: Moment | None = Field(None, description="when it happened; never in the future")
 
 
 class ContactMade(EventBody):

@@ -1,10 +1,10 @@
 """Reports for commissioners and admins: aggregates only, small counts suppressed."""
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from triage.bounds import QUARTER, Day
 from triage.caller import Caller
 from triage.deps import AppSettings, Now, ReportReader, ReportsSession, Rules
 from triage.lifecycle.codes import CrimeType
@@ -14,8 +14,8 @@ from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 Reader = ReportReader
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
-From = Annotated[date | None, Query(alias="from", description="first day received (London)")]
-To = Annotated[date | None, Query(alias="to", description="last day, inclusive")]
+From = Annotated[Day | None, Query(alias="from", description="first day received (London)")]
+To = Annotated[Day | None, Query(alias="to", description="last day, inclusive")]
 Area = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,49}$", description="only this area")]
 Crime = Annotated[CrimeType | None, Query(description="only this crime type")]
 GroupBy = Literal["crime_type", "hate_strand", "provider", "area", "source", "enhanced", "month"]
@@ -83,7 +83,7 @@ def vcop_compliance_report(
 def moj_return_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
-    quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None,
+    quarter: Annotated[str | None, Query(pattern=QUARTER)] = None,
     fmt: Format = "json",
 ) -> Any:  # fmt: skip
     """The quarter's Ministry of Justice return (the last whole quarter by default)."""

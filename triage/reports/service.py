@@ -1,5 +1,6 @@
 """Reports for commissioners and admins: fold what changed, then read the rollups."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -7,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from triage.bounds import FIRST_YEAR, LAST_YEAR, QUARTER
 from triage.caller import Caller, require_role
 from triage.config import Settings
 from triage.errors import InvalidInput
@@ -105,6 +107,11 @@ def period(request: ReportRequest, today: date) -> tuple[date, date]:
     """`from` and `to`, both inclusive; by default the year so far."""
     start = request.start or date(today.year, 1, 1)
     end = request.end or today
+    for name, day in (("from", start), ("to", end)):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise InvalidInput(
+                f"{name} must be a date from {FIRST_YEAR} to {LAST_YEAR}", field=("query", name)
+            )
     if start > end:
         raise InvalidInput("from must not be after to", field=("query", "from"))
     if (end - start).days > 366 * 10:
@@ -119,9 +126,8 @@ def last_quarter(today: date) -> str:
 
 
 def check_quarter(quarter: str) -> None:
-    if not (
-        len(quarter) == 6 and quarter[:4].isdigit() and quarter[4] == "Q" and quarter[5] in "1234"
-    ):
+    if not re.fullmatch(QUARTER, quarter):
         raise InvalidInput(
-            "quarter must look like 2026Q3 (a year, Q, then 1 to 4)", field=("query", "quarter")
+            "quarter must look like 2026Q3 (a year from 1900 to 2100, Q, then 1 to 4)",
+            field=("query", "quarter"),
         )

@@ -20,10 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from triage.bounds import Text
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, Channel, CrimeType, HateStrand, Need
 
 RISK_CONDITIONS = ("standard", "medium", "high", "none")
 Age = Annotated[int, Field(ge=0, le=120)]
+AREA = r"^[a-z][a-z0-9_]{0,49}$"
+MAX_CASES = 100_000  # a provider's capacity: cases it can hold at once
+MAX_COUNT = 10_000_000  # a contract's yearly volume
 # A provider's code, in the directory, in paths and in bodies.
 PROVIDER_CODE = r"^[a-z0-9][a-z0-9-]{1,63}$"
 ProviderCode = Annotated[str, StringConstraints(pattern=PROVIDER_CODE)]
@@ -44,9 +48,9 @@ SPECIALISMS = frozenset(
 class Funding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_ref: str | None = None
-    grant_ref: str | None = None
-    annual_volume: Annotated[int, Field(ge=0)] | None = None
+    contract_ref: Text | None = None
+    grant_ref: Text | None = None
+    annual_volume: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
 
 
 class ProviderEntry(BaseModel):
@@ -55,9 +59,9 @@ class ProviderEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: ProviderCode
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    services: Annotated[list[str], Field(min_length=1)]
-    areas: Annotated[list[str], Field(min_length=1)]
+    name: Text
+    services: Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Field(min_length=1)]
+    areas: Annotated[list[Annotated[str, StringConstraints(pattern=AREA)]], Field(min_length=1)]
     min_age: Age | None = None
     max_age: Age | None = None
     care_leaver_max_age: Age | None = None
@@ -67,7 +71,7 @@ class ProviderEntry(BaseModel):
     notify_address: EmailStr | None = None
     respond_by_hours: Annotated[int, Field(ge=1, le=24 * 28)]
     accepting: bool = True
-    capacity: Annotated[int, Field(ge=0)] | None = None
+    capacity: Annotated[int, Field(ge=0, le=MAX_CASES)] | None = None
     funding: Funding = Funding()
 
     @field_validator("services")
@@ -75,7 +79,7 @@ class ProviderEntry(BaseModel):
     def _known_services(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - SPECIALISMS)
         if unknown:
-            raise ValueError(f"unknown service {unknown}; known: {sorted(SPECIALISMS)}")
+            raise ValueError(f"unknown service: the services are {', '.join(sorted(SPECIALISMS))}")
         return value
 
     @field_validator("max_age")

@@ -1,10 +1,11 @@
 """Shapes of routing answers and of the preview request (DESIGN 4 and 7)."""
 
-from datetime import date, datetime
+from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from triage.assessment.schemas import AssessmentBody
+from triage.bounds import Day, Moment
 from triage.lifecycle.codes import CrimeType, HateStrand
 
 
@@ -43,7 +44,7 @@ class PreviewVictim(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    date_of_birth: date | None = None
+    date_of_birth: Day | None = None
 
 
 class RoutingPreview(BaseModel):
@@ -54,6 +55,6 @@ class RoutingPreview(BaseModel):
     crime_type: CrimeType
     area: str
     hate_strands: list[HateStrand] = []
-    crime_reported_at: AwareDatetime | None = None
+    crime_reported_at: Moment | None = None
     victim: PreviewVictim | None = None
     assessment: AssessmentBody | None = None

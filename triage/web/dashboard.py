@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from triage.bounds import QUARTER
 from triage.deps import AppSettings, Now, ReportsSession, Rules
 from triage.lifecycle.codes import CrimeType
 from triage.reports.api import report_answer
@@ -82,7 +83,7 @@ def dashboard(
     period: Annotated[str, Query(max_length=10)] = "year",
     area: Annotated[str | None, Query(pattern=AREA)] = None,
     crime_type: CrimeType | None = None,
-    quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None,
+    quarter: Annotated[str | None, Query(pattern=QUARTER)] = None,
 ) -> HTMLResponse:
     today = _today(now, settings.timezone)
     chosen = _period(today, period)
@@ -129,7 +130,7 @@ def download(
     period: Annotated[str, Query(max_length=10)] = "year",
     area: Annotated[str | None, Query(pattern=AREA)] = None,
     crime_type: CrimeType | None = None,
-    quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None,
+    quarter: Annotated[str | None, Query(pattern=QUARTER)] = None,
 ) -> Response:
     """One of the dashboard's tables as a file: the same report, the same filters."""
     chosen = _period(_today(now, settings.timezone), period)

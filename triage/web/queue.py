@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from triage.bounds import RowId
 from triage.deadlines import alerts
 from triage.deps import AppSettings, DbSession, Now, Rules
 from triage.lifecycle.codes import OPEN_STATES, CrimeType, State
@@ -85,7 +86,7 @@ def alert_list(request: Request, signed: TriagePage, session: DbSession) -> HTML
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(
-    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    alert_id: Annotated[RowId, Path()],
     signed: TriagePage,
     form: CheckedForm,
     session: DbSession,
