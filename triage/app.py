@@ -18,7 +18,12 @@ from triage.db import make_engine, make_session_factory, ping
 from triage.deadlines.api import router as alerts_router
 from triage.deadlines.scheduler import add_sweep_job
 from triage.deps import Clock, system_clock
-from triage.edge import BodyLimit, Unexpected, request_invalid, unprocessable
+from triage.edge import (
+    BodyLimit,
+    Unexpected,
+    request_invalid,
+    unprocessable,
+)
 from triage.errors import (
     BodyInvalid,
     Conflict,

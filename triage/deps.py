@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from triage.caller import Caller, require_role
 from triage.config import Settings
-from triage.errors import parse_body
+from triage.errors import InvalidInput, parse_body
 from triage.lifecycle.codes import Role
 from triage.rule_sources import RuleSources
 
@@ -158,3 +158,44 @@ def body_after(model: type[M], checked: Any) -> Any:
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     """OpenAPI text for a JSON body that a route reads through `body_after`."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    """Every query parameter a route takes, its dependencies' included."""
+    names: set[str] = set()
+    waiting = [dependant]
+    while waiting:
+        current = waiting.pop()
+        names.update(field.alias for field in current.query_params)
+        waiting.extend(current.dependencies)
+    return frozenset(names)
+
+
+_TAKES: dict[int, frozenset[str]] = {}
+
+
+def check_query(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming it: a typo'd filter must
+    not quietly return everything."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    takes = _TAKES.get(id(route))
+    if takes is None:
+        takes = _TAKES[id(route)] = _query_names(dependant)
+    for name in request.query_params:
+        if name not in takes:
+            raise InvalidInput(
+                f"unknown query parameter; this route takes: {', '.join(sorted(takes)) or 'none'}",
+                field=("query", name),
+            )
+
+
+async def no_unknown_query(request: Request) -> None:
+    """`check_query` as the last parameter of every API route, so the caller, its role and
+    the referral's scope are checked first (401, 403, 404 before 422)."""
+    check_query(request)
+
+
+NoUnknownQuery = Annotated[None, Depends(no_unknown_query)]

@@ -98,8 +98,8 @@ class TestRanges:
 
     @pytest.mark.parametrize("born", ["0001-01-01", "9999-12-31", "1899-12-31"])
     def test_a_date_of_birth_out_of_range(self, triage: Api, born: str) -> None:
-        answer = triage.post("/api/referrals", referral_body(victim={"full_name": "Al Ray",
-                                                                     "date_of_birth": born}))  # fmt: skip
+        victim = {"full_name": "Al Ray", "date_of_birth": born}
+        answer = triage.post("/api/referrals", referral_body(victim=victim))
         assert answer.status_code == 422
         assert ["body", "victim", "date_of_birth"] in [e["loc"] for e in answer.json()["detail"]]
 
@@ -150,8 +150,74 @@ class TestRanges:
 
 class TestPlausible:
     def test_a_crime_reported_before_the_victim_was_born(self, triage: Api) -> None:
-        body = referral_body(crime_reported_at="1980-05-01T10:00:00Z",
-                             victim={"full_name": "Iris Vale", "date_of_birth": "1990-01-01"})  # fmt: skip
+        victim = {"full_name": "Iris Vale", "date_of_birth": "1990-01-01"}
+        body = referral_body(crime_reported_at="1980-05-01T10:00:00Z", victim=victim)
         answer = triage.post("/api/referrals", body)
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["loc"] == ["body", "crime_reported_at"]
+
+
+PUBLIC = {("POST", "/api/auth/token"), ("GET", "/healthz"), ("GET", "/readyz"),
+          ("GET", "/metrics")}  # fmt: skip
+FILL = {"referral_id": "00000000-0000-4000-8000-000000000000", "event": "contact_made",
+        "code": "core-general", "alert_id": "1"}  # fmt: skip
+
+
+# What intake may do: create referrals, read the provider directory, sign out.
+INTAKE_MAY = {("POST", "/api/referrals"), ("DELETE", "/api/auth/token"),
+              ("GET", "/api/providers"), ("GET", "/api/providers/core-general")}  # fmt: skip
+
+
+def operations(client: Any) -> list[tuple[str, str]]:
+    document = client.get("/openapi.json").json()
+    return [
+        (method.upper(), path.format(**FILL))
+        for path, ops in document["paths"].items()
+        for method in ops
+        if (method.upper(), path) not in PUBLIC
+    ]
+
+
+class TestAnswerOrder:
+    """401 whatever the body; a role that may not call the route gets 403 before 422."""
+
+    def test_without_a_token_every_operation_answers_401_whatever_the_body(
+        self, client: Any
+    ) -> None:
+        wrong = []
+        for method, path in operations(client):
+            answer = client.request(method, path + "?nonsense=1", content=b"{not json",
+                                    headers={"Content-Type": "application/json"})  # fmt: skip
+            if answer.status_code != 401:
+                wrong.append((method, path, answer.status_code))
+        assert wrong == []
+
+    def test_a_role_that_may_not_call_a_route_gets_403_before_422(self, sign_in: Any) -> None:
+        intake = sign_in("intake")  # may only create referrals
+        wrong = []
+        for method, path in operations(intake.client):
+            if (method, path) in INTAKE_MAY:
+                continue
+            headers = {**intake.headers, "Content-Type": "application/json"}
+            answer = intake.client.request(method, path + "?nonsense=1", content=b"{not json",
+                                           headers=headers)  # fmt: skip
+            if answer.status_code not in (403, 404):
+                wrong.append((method, path, answer.status_code))
+        assert wrong == []
+
+
+class TestUnknownQuery:
+    @pytest.mark.parametrize(
+        "path",
+        ["/api/referrals", "/api/alerts", "/api/providers", "/api/reports/conversion",
+         "/api/alerts/summary"],
+    )  # fmt: skip
+    def test_an_unknown_query_parameter_is_a_422_naming_it(self, sign_in: Any, path: str) -> None:
+        caller = sign_in("commissioner" if "reports" in path else "triage")
+        answer = caller.get(path, params={"stat": "closed"})  # a typo of "state"
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["query", "stat"]
+
+    def test_the_declared_ones_still_work(self, triage: Api) -> None:
+        answer = triage.get("/api/referrals", params={"state": "closed", "limit": 5})
+        assert answer.status_code == 200

@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from triage.auth import service
-from triage.deps import AppSettings, BearerToken, CurrentCaller, DbSession, Now
+from triage.deps import AppSettings, BearerToken, CurrentCaller, DbSession, NoUnknownQuery, Now
 from triage.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -27,6 +27,7 @@ def sign_in(
     session: DbSession,
     now: Now,
     settings: AppSettings,
+    _unknown: NoUnknownQuery = None,
 ) -> TokenRead:
     """Exchange a username and password for a bearer token (8 hours by default)."""
     token, expires_at = service.issue_token(
@@ -41,7 +42,13 @@ def sign_in(
 
 
 @router.delete("/token", status_code=status.HTTP_204_NO_CONTENT)
-def sign_out(caller: CurrentCaller, token: BearerToken, session: DbSession, now: Now) -> None:
+def sign_out(
+    caller: CurrentCaller,
+    token: BearerToken,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
+) -> None:
     """Revoke the token presented with this request."""
     if token is None:  # CurrentCaller answered 401 already; kept for the type
         raise NotAuthenticated("sign in first: no bearer token was sent")

@@ -8,7 +8,7 @@ from triage.bounds import RowId
 from triage.deadlines import alerts
 from triage.deadlines.models import Alert
 from triage.deadlines.schemas import AlertList, AlertRead, AlertSummary
-from triage.deps import AppSettings, DbSession, Now, TriageOrAdmin
+from triage.deps import AppSettings, DbSession, NoUnknownQuery, Now, TriageOrAdmin
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -32,6 +32,7 @@ def list_alerts(
     session: DbSession,
     acknowledged: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    _unknown: NoUnknownQuery = None,
 ) -> AlertList:
     """Open alerts, newest first (`acknowledged=true` includes those already seen)."""
     found = alerts.open_alerts(session, include_acknowledged=acknowledged, limit=limit)
@@ -40,7 +41,11 @@ def list_alerts(
 
 @router.get("/summary", response_model=AlertSummary)
 def alert_summary(
-    caller: TriageOrAdmin, session: DbSession, now: Now, settings: AppSettings
+    caller: TriageOrAdmin,
+    session: DbSession,
+    now: Now,
+    settings: AppSettings,
+    _unknown: NoUnknownQuery = None,
 ) -> AlertSummary:
     """Per queue, referrals overdue and due within the warning window; open alerts by kind."""
     return alerts.summarise(session, now=now, window_hours=settings.vcop_warning_hours)
@@ -48,7 +53,11 @@ def alert_summary(
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertRead)
 def acknowledge_alert(
-    alert_id: Annotated[RowId, Path()], caller: TriageOrAdmin, session: DbSession, now: Now
+    alert_id: Annotated[RowId, Path()],
+    caller: TriageOrAdmin,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> AlertRead:
     """Mark an alert as seen (audited)."""
     alert, reference = alerts.acknowledge(session, caller=caller, alert_id=alert_id, now=now)

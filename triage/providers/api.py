@@ -9,6 +9,7 @@ from triage.deps import (
     AdminOrProvider,
     CurrentCaller,
     DbSession,
+    NoUnknownQuery,
     Now,
     body_after,
     json_body,
@@ -29,13 +30,17 @@ def provider_view(provider: Provider) -> ProviderRead:
 
 
 @router.get("", response_model=ProviderList)
-def list_providers(caller: CurrentCaller, session: DbSession) -> ProviderList:
+def list_providers(
+    caller: CurrentCaller, session: DbSession, _unknown: NoUnknownQuery = None
+) -> ProviderList:
     """Every provider in the directory: code, name, services, areas and live availability."""
     return ProviderList(items=[provider_view(p) for p in service.list_providers(session)])
 
 
 @router.get("/{code}", response_model=ProviderRead)
-def read_provider(code: ProviderCode, caller: CurrentCaller, session: DbSession) -> ProviderRead:
+def read_provider(
+    code: ProviderCode, caller: CurrentCaller, session: DbSession, _unknown: NoUnknownQuery = None
+) -> ProviderRead:
     """One provider by its code."""
     return provider_view(service.get_provider(session, code=code))
 
@@ -47,7 +52,11 @@ def read_provider(code: ProviderCode, caller: CurrentCaller, session: DbSession)
     openapi_extra=json_body(ProviderEntry.model_json_schema()),
 )
 def create_provider(
-    caller: AdminOnly, entry: EntryBody, session: DbSession, now: Now
+    caller: AdminOnly,
+    entry: EntryBody,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ProviderRead:
     """Add a provider to the directory (admin)."""
     return provider_view(service.create_provider(session, caller=caller, entry=entry, now=now))
@@ -59,7 +68,12 @@ def create_provider(
     openapi_extra=json_body(ProviderEntry.model_json_schema()),
 )
 def update_provider(
-    code: ProviderCode, caller: AdminOnly, entry: EntryBody, session: DbSession, now: Now
+    code: ProviderCode,
+    caller: AdminOnly,
+    entry: EntryBody,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ProviderRead:
     """Replace a provider's directory entry (admin)."""
     provider = service.update_provider(session, caller=caller, code=code, entry=entry, now=now)
@@ -72,7 +86,12 @@ def update_provider(
     openapi_extra=json_body(CapacityUpdate.model_json_schema()),
 )
 def set_capacity(
-    code: ProviderCode, caller: AdminOrProvider, body: CapacityBody, session: DbSession, now: Now
+    code: ProviderCode,
+    caller: AdminOrProvider,
+    body: CapacityBody,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ProviderRead:
     """Set whether the provider takes new cases, and how many it can hold at once."""
     provider = service.set_capacity(

@@ -20,12 +20,14 @@ from triage.deps import (
     Authenticate,
     BearerToken,
     DbSession,
+    NoUnknownQuery,
     Now,
     Rules,
     TriageOnly,
     TriageOrAdmin,
     TriageOrProvider,
     body_after,
+    check_query,
     json_body,
     raw_body,
 )
@@ -85,7 +87,7 @@ async def create_referral(
     """
     answer, created = await to_thread.run_sync(
         _intake,
-        request.app.state,
+        request,
         token,
         payload,
         idempotency_key,
@@ -110,12 +112,18 @@ def _intake_limiter(state: Any) -> CapacityLimiter:
 
 
 def _intake(
-    state: Any, token: str | None, payload: bytes, idempotency_key: str | None, now: datetime
+    request: Request,
+    token: str | None,
+    payload: bytes,
+    idempotency_key: str | None,
+    now: datetime,
 ) -> tuple[ReferralRead | IntakeReceipt, bool]:
+    state = request.app.state
     authenticate: Authenticate = state.authenticate
     with transaction(state.session_factory) as session:
         caller = require_role(authenticate(session, token=token, now=now), CREATORS)
         body = parse_body(ReferralCreate, payload)
+        check_query(request)
         intake = service.create_referral(
             session,
             caller=caller,
@@ -162,6 +170,7 @@ def list_referrals(
         bool | None,
         Query(description="open, and first contact, a right or a provider's answer past due"),
     ] = None,
+    _unknown: NoUnknownQuery = None,
 ) -> ReferralPage:
     """Referrals the caller may see, filtered and paged: newest first, or for a provider its
     open offers by respond-by, then the cases it holds, then those closed."""
@@ -184,6 +193,7 @@ def read_referral(
     context: ScopedReferral,
     session: DbSession,
     now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ReferralRead:
     """One referral's detail, as the caller may see it (the read is audited)."""
     context = service.read_referral(session, context=context, caller=caller, now=now)
@@ -201,6 +211,7 @@ def record_assessment(
     body: AssessmentBody,
     session: DbSession,
     now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ReferralRead:
     """Record the needs, risk (DASH), vulnerability flags and consent."""
     context = assessing.record_assessment(
@@ -220,6 +231,7 @@ def change_consent(
     body: ConsentBody,
     session: DbSession,
     now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ReferralRead:
     """Give or withdraw consent to share; withdrawal withdraws an open offer."""
     context = assessing.change_consent(session, context=context, caller=caller, body=body, now=now)
@@ -249,6 +261,7 @@ def fire_event(
     body: EventBodyIn,
     session: DbSession,
     now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> ReferralRead:
     """Fire one lifecycle event; the body carries the `version` last read."""
     context = events.fire_event(
@@ -263,19 +276,24 @@ def read_history(
     context: ScopedReferral,
     session: DbSession,
     now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> History:
     """The referral's audit timeline, oldest first."""
     return service.referral_history(session, context=context, caller=caller, now=now)
 
 
 @router.get("/api/referrals/{referral_id}/routing", response_model=RoutingRead, tags=["routing"])
-def explain_routing(context: TriageReferral, session: DbSession) -> RoutingRead:
+def explain_routing(
+    context: TriageReferral, session: DbSession, _unknown: NoUnknownQuery = None
+) -> RoutingRead:
     """The latest routing decision (rules matched, candidates, skips); live before any route."""
     return service.explain_routing(session, context=context)
 
 
 @router.get("/api/referrals/{referral_id}/vcop", response_model=VcopRead, tags=["victims code"])
-def read_entitlements(context: TriageReferral, session: DbSession) -> VcopRead:
+def read_entitlements(
+    context: TriageReferral, session: DbSession, _unknown: NoUnknownQuery = None
+) -> VcopRead:
     """Each right: edition, status, due and met times, and every check that logged it."""
     return entitlements.entitlements_view(session, context=context)
 
@@ -296,6 +314,7 @@ def preview_routing(
     now: Now,
     rules: Rules,
     settings: AppSettings,
+    _unknown: NoUnknownQuery = None,
 ) -> RoutingRead:
     """The decision the current rules would make for a referral-shaped body (saved nowhere)."""
     return service.preview_routing(session, body=body, now=now, rules=rules, settings=settings)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from triage.bounds import QUARTER, Day
 from triage.caller import Caller
-from triage.deps import AppSettings, Now, ReportReader, ReportsSession, Rules
+from triage.deps import AppSettings, NoUnknownQuery, Now, ReportReader, ReportsSession, Rules
 from triage.lifecycle.codes import CrimeType
 from triage.reports import formats
 from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
@@ -56,7 +56,7 @@ def conversion_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
     start: From = None, end: To = None, group_by: GroupBy | None = None, fmt: Format = "json",
-    area: Area = None, crime_type: Crime = None,
+    area: Area = None, crime_type: Crime = None, _unknown: NoUnknownQuery = None,
 ) -> Any:  # fmt: skip
     """The funnel for referrals received from `from` to `to`, followed to now (DESIGN 5); of
     one area, crime type or both when asked (then grouped by month at most)."""
@@ -70,7 +70,7 @@ def vcop_compliance_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
     start: From = None, end: To = None, fmt: Format = "json",
-    area: Area = None, crime_type: Crime = None,
+    area: Area = None, crime_type: Crime = None, _unknown: NoUnknownQuery = None,
 ) -> Any:  # fmt: skip
     """Each Victims' Code right due in the period: met in time, late, breached, excluded; of
     one area, crime type or both when asked."""
@@ -84,7 +84,7 @@ def moj_return_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
     quarter: Annotated[str | None, Query(pattern=QUARTER)] = None,
-    fmt: Format = "json",
+    fmt: Format = "json", _unknown: NoUnknownQuery = None,
 ) -> Any:  # fmt: skip
     """The quarter's Ministry of Justice return (the last whole quarter by default)."""
     report = ReportRequest("moj", quarter=quarter)
@@ -95,7 +95,7 @@ def moj_return_report(
 def providers_report(
     request: Request, caller: Reader, session: ReportsSession, now: Now, rules: Rules,
     settings: AppSettings,
-    start: From = None, end: To = None, fmt: Format = "json",
+    start: From = None, end: To = None, fmt: Format = "json", _unknown: NoUnknownQuery = None,
 ) -> Any:  # fmt: skip
     """Offers, acceptance, time to answer and declines per provider, against contract."""
     report = ReportRequest("providers", start, end)
