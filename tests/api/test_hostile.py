@@ -221,3 +221,47 @@ class TestUnknownQuery:
     def test_the_declared_ones_still_work(self, triage: Api) -> None:
         answer = triage.get("/api/referrals", params={"state": "closed", "limit": 5})
         assert answer.status_code == 200
+
+
+class TestExports:
+    """Text a person typed never reaches a CSV or XLSX cell as a formula, nor splits a row."""
+
+    @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+    def test_a_provider_name_like_a_formula_is_text(self, sign_in: Any, fmt: str) -> None:
+        import csv as csv_module
+        import io
+
+        from openpyxl import load_workbook
+
+        from tests.api.flows import held
+
+        admin = sign_in("admin")
+        entry = admin.get("/api/providers/core-general").json()
+        entry.pop("code")
+        for key in ("accepting", "capacity"):
+            entry.pop(key, None)
+        formula = '=HYPERLINK("http://x.invalid","click")'
+        body = {**entry, "code": "core-general", "name": formula, "respond_by_hours": 48,
+                "accepting": True}  # fmt: skip
+        assert admin.put("/api/providers/core-general", body).status_code == 200
+        triage = sign_in("triage")
+        held(triage, sign_in("provider", "core-general"))
+        answer = sign_in("commissioner").get("/api/reports/providers", params={"format": fmt})
+        assert answer.status_code == 200
+        if fmt == "csv":
+            rows = list(csv_module.DictReader(io.StringIO(answer.text)))
+            names = [r["name"] for r in rows]
+        else:
+            sheet = load_workbook(io.BytesIO(answer.content)).active
+            header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+            names = [
+                row[header.index("name")] for row in sheet.iter_rows(min_row=2, values_only=True)
+            ]
+        assert "'" + formula in names
+        assert formula not in names
+
+    def test_a_carriage_return_does_not_split_a_csv_row(self) -> None:
+        from triage.reports.formats import to_csv
+
+        text = to_csv([{"name": "one\rtwo", "count": 1}]).decode()
+        assert text == 'name,count\r\n"one\rtwo",1\r\n'

@@ -15,6 +15,17 @@ MEDIA_TYPES = {
 }
 
 
+# A cell a spreadsheet would read as a formula (DESIGN 12): written as text, a ' before it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A value as a file holds it: text that starts like a formula is kept as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def columns(rows: list[Row], fixed: Sequence[str] = ()) -> list[str]:
     """The report's own columns, then any other a row has, in the order they first appear:
     the same header for every period, an empty one included."""
@@ -26,9 +37,10 @@ def columns(rows: list[Row], fixed: Sequence[str] = ()) -> list[str]:
 
 def to_csv(rows: list[Row], fixed: Sequence[str] = ()) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns(rows, fixed), lineterminator="\n")
+    # CRLF ends a record (RFC 4180), so a CR or LF inside a cell is quoted, never a new row.
+    writer = csv.DictWriter(out, fieldnames=columns(rows, fixed), lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue().encode()
 
 
@@ -38,7 +50,7 @@ def to_xlsx(rows: list[Row], *, title: str, fixed: Sequence[str] = ()) -> bytes:
     names = columns(rows, fixed)
     sheet.append(names)
     for row in rows:
-        sheet.append([row.get(name) for name in names])
+        sheet.append([cell(row.get(name)) for name in names])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
