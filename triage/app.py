@@ -32,6 +32,7 @@ from triage.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    Throttled,
 )
 from triage.metrics import Metrics, MetricsMiddleware
 from triage.notifications.protocol import Notifier
@@ -43,6 +44,7 @@ from triage.web.errors import error_page
 from triage.web.mount import add_pages, is_page
 
 STATUS_OF: list[tuple[type[DomainError], int]] = [
+    (Throttled, status.HTTP_429_TOO_MANY_REQUESTS),
     (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
     (Forbidden, status.HTTP_403_FORBIDDEN),
     (NotFound, status.HTTP_404_NOT_FOUND),
@@ -108,6 +110,7 @@ def create_app(
     app.state.clock = clock
     app.state.rules = rules
     app.state.authenticate = auth_service.authenticate
+    auth_service.limit_password_checks(settings.password_checks)
     for router in (
         auth_router,
         referrals_router,
@@ -159,6 +162,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(error, Conflict):
             detail = {"message": error.message, **error.detail}
         headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        if isinstance(error, Throttled):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
     @app.exception_handler(BodyInvalid)

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     token_hours: float = 8.0
     # A signed-in page session ends after this long without a request (DESIGN 9).
     session_idle_hours: float = 8.0
+    # Sign-in throttling (DESIGN 12): this many failures in the window for a username, or
+    # (higher: a whole unit may sit behind one address) from an address, and sign-in answers
+    # 429 until the window has passed; and how many password checks (argon2, about 0.4 s of
+    # CPU each) one process runs at once.
+    sign_in_failures: int = 5
+    sign_in_address_failures: int = 20
+    sign_in_window_minutes: float = 15.0
+    password_checks: int = 2
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.

@@ -32,6 +32,14 @@ class Conflict(DomainError):
     """The request cannot be applied to the current state of the thing."""
 
 
+class Throttled(DomainError):
+    """Too many tries, or too busy: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 class InvalidInput(DomainError):
     """Input that passed the schema but names something that does not exist.
 

@@ -96,8 +96,8 @@ class TestUserChanges:
         factory = session_factory_for(url)
         now = datetime.now(UTC)
         with transaction(factory) as session:
-            token, _ = auth_service.issue_token(session, username="k.ward",
-                                                password="first-password", now=now,
+            attempt = auth_service.Attempt("k.ward", "first-password", "test", now)
+            token, _ = auth_service.issue_token(session, attempt=attempt,
                                                 lifetime=timedelta(hours=1))  # fmt: skip
         listed = triage("user", "list", url=url)
         assert listed.returncode == 0
@@ -115,8 +115,8 @@ class TestUserChanges:
                        TRIAGE_PASSWORD="second-password")  # fmt: skip
         assert reset.returncode == 0
         with transaction(factory) as session:
-            assert auth_service.issue_token(session, username="k.ward",
-                                            password="second-password", now=now,
+            attempt = auth_service.Attempt("k.ward", "second-password", "test", now)
+            assert auth_service.issue_token(session, attempt=attempt,
                                             lifetime=timedelta(hours=1))  # fmt: skip
 
     def test_an_unknown_user_is_named(self, url: str) -> None:

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from triage.db import Base
@@ -47,3 +47,19 @@ class PageSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class SignInFailure(Base):
+    """A failed sign-in, kept for the throttle's window (DESIGN 12): by the username tried
+    (lower case) and the client's address, so that every replica counts the same."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username_key", "at"),
+        Index("ix_sign_in_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

@@ -1,12 +1,13 @@
-"""Every query of the auth domain: users, tokens, and the caller behind a token."""
+"""Every query of the auth domain: users, tokens, sessions, the caller behind a token, and
+the failed sign-ins the throttle counts."""
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from triage.auth.models import PageSession, Token, User
+from triage.auth.models import PageSession, SignInFailure, Token, User
 from triage.db import table_of
 from triage.providers.models import Provider
 
@@ -130,3 +131,29 @@ def users(session: Session) -> list[tuple[User, str | None]]:
 
 def user_for_update(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username).with_for_update())
+
+
+def failure_times(
+    session: Session, *, username_key: str, address: str, since: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """When sign-in failed since `since`: for this username, and from this address."""
+    table = SignInFailure
+    by_name = session.scalars(
+        select(table.at).where(table.username_key == username_key, table.at >= since)
+    ).all()
+    by_address = session.scalars(
+        select(table.at).where(table.address == address, table.at >= since)
+    ).all()
+    return list(by_name), list(by_address)
+
+
+def add_failure(session: Session, failure: SignInFailure) -> None:
+    session.add(failure)
+
+
+def clear_failures(session: Session, *, username_key: str) -> None:
+    session.execute(delete(SignInFailure).where(SignInFailure.username_key == username_key))
+
+
+def forget_failures_before(session: Session, *, before: datetime) -> None:
+    session.execute(delete(SignInFailure).where(SignInFailure.at < before))

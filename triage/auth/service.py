@@ -1,6 +1,8 @@
-"""Users and tokens: sign-in, the caller behind a token, revocation."""
+"""Users and tokens: sign-in (throttled), the caller behind a token, revocation."""
 
+import math
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
 from triage.auth import repository
-from triage.auth.models import PageSession, Token, User
+from triage.auth.models import PageSession, SignInFailure, Token, User
 from triage.auth.passwords import hash_password, new_token, token_digest, verify_password
 from triage.caller import Caller, require_role
-from triage.errors import InvalidInput, NotAuthenticated, NotFound
+from triage.errors import InvalidInput, NotAuthenticated, NotFound, Throttled
 from triage.lifecycle.codes import Role
 from triage.providers import repository as provider_repository
 
@@ -55,22 +57,89 @@ def add_user(
     return repository.add_user(session, user)
 
 
-def _signed_in(session: Session, username: str, password: str) -> User:
-    """The active user with this password; the same answer whichever of the two was wrong."""
-    if "\x00" in username or "\x00" in password:
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in: who it claims to be, from where, when, and the throttle's terms."""
+
+    username: str
+    password: str
+    address: str
+    now: datetime
+    failures: int = 5
+    address_failures: int = 20
+    window: timedelta = timedelta(minutes=15)
+
+    @property
+    def username_key(self) -> str:
+        # Text any database can hold: no NUL, no lone surrogate.
+        text = self.username.replace("\x00", "").encode("utf-8", "replace").decode()
+        return text.strip().lower()[:100]
+
+
+# At most this many argon2 checks run at once in a process (set from the settings by the
+# app): failed sign-ins cannot take every core from the people working.
+PASSWORD_CHECKS = threading.BoundedSemaphore(2)
+WAIT_FOR_A_CHECK = 10.0  # seconds; then 429
+
+
+def limit_password_checks(at_once: int) -> None:
+    global PASSWORD_CHECKS
+    PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, at_once))
+
+
+def _signed_in(session: Session, attempt: Attempt) -> User:
+    """The active user with this password; the same answer whichever of the two was wrong.
+    Throttled first (429), before any password is checked."""
+    _check_throttle(session, attempt)
+    if "\x00" in attempt.username or "\x00" in attempt.password:
         raise NotAuthenticated("incorrect username or password")
-    user = repository.user_named(session, username)
-    valid = verify_password(user.password_hash if user else None, password)
+    user = repository.user_named(session, attempt.username)
+    if not PASSWORD_CHECKS.acquire(timeout=WAIT_FOR_A_CHECK):
+        raise Throttled("too many sign-ins at once: try again shortly", retry_after=2)
+    try:
+        valid = verify_password(user.password_hash if user else None, attempt.password)
+    finally:
+        PASSWORD_CHECKS.release()
     if user is None or not valid or not user.active:
         raise NotAuthenticated("incorrect username or password")
+    repository.clear_failures(session, username_key=attempt.username_key)
     return user
 
 
-def issue_token(
-    session: Session, *, username: str, password: str, now: datetime, lifetime: timedelta
-) -> tuple[str, datetime]:
+def _check_throttle(session: Session, attempt: Attempt) -> None:
+    since = attempt.now - attempt.window
+    by_name, by_address = repository.failure_times(
+        session, username_key=attempt.username_key, address=attempt.address, since=since
+    )
+    for times, limit in ((by_name, attempt.failures), (by_address, attempt.address_failures)):
+        if len(times) >= limit:
+            # Open again once fewer than `limit` remain inside the window.
+            until = sorted(times, reverse=True)[limit - 1] + attempt.window
+            seconds = math.ceil((until - attempt.now).total_seconds())
+            raise Throttled(
+                f"too many failed sign-ins: try again in {seconds} seconds", retry_after=seconds
+            )
+
+
+def note_failure(session: Session, attempt: Attempt) -> None:
+    """Keep a failed sign-in for the throttle: whatever the attempt did is rolled back, the
+    failure committed at once (the request's error must not undo it; SQLite has a single
+    pooled connection, so it is this session's); failures older than a day are let go."""
+    session.rollback()
+    repository.add_failure(
+        session,
+        SignInFailure(
+            username_key=attempt.username_key, address=attempt.address[:64], at=attempt.now
+        ),
+    )
+    repository.forget_failures_before(session, before=attempt.now - timedelta(days=1))
+    session.commit()
+
+
+def issue_token(session: Session, *, attempt: Attempt, lifetime: timedelta) -> tuple[str, datetime]:
     """Check the password and issue a new bearer token with its expiry."""
-    user = _signed_in(session, username, password)
+    user = _signed_in(session, attempt)
+    now = attempt.now
     token = new_token()
     expires_at = now + lifetime
     repository.add_token(
@@ -129,10 +198,11 @@ class SignedIn:
     csrf_token: str
 
 
-def start_session(session: Session, *, username: str, password: str, now: datetime) -> str:
+def start_session(session: Session, *, attempt: Attempt) -> str:
     """Check the password and open a page session; answers the cookie's token (random,
     kept only as its digest)."""
-    user = _signed_in(session, username, password)
+    user = _signed_in(session, attempt)
+    now = attempt.now
     token = new_token()
     repository.add_session(
         session,

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from triage.auth import service as auth_service
-from triage.deps import DbSession, Now
-from triage.errors import NotAuthenticated
+from triage.auth.api import sign_in_attempt
+from triage.deps import AppSettings, DbSession, Now
+from triage.errors import NotAuthenticated, Throttled
 from triage.web.forms import Problem
 from triage.web.pages import (
     HOMES,
@@ -50,13 +51,14 @@ def _form(
     username: str = "",
     problems: list[Problem] | None = None,
     signed_out: bool = False,
+    status_code: int | None = None,
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
     page = render(
         request,
         "sign_in/sign_in.html",
         None,
-        status_code=400 if problems else 200,
+        status_code=status_code or (400 if problems else 200),
         form_token=token,
         next_url=next_url,
         username=username,
@@ -74,6 +76,7 @@ def sign_in(
     request: Request,
     session: DbSession,
     now: Now,
+    settings: AppSettings,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     form_token: Annotated[str, Form(max_length=100)] = "",
@@ -92,14 +95,24 @@ def sign_in(
         problems.append(Problem("password", "Enter your password"))
     if problems:
         return _form(request, next_url=next_url, username=username, problems=problems)
+    attempt = sign_in_attempt(request, settings, username.strip(), password, now)
     try:
-        token = auth_service.start_session(
-            session, username=username.strip(), password=password, now=now
-        )
+        token = auth_service.start_session(session, attempt=attempt)
         role = auth_service.caller_role(session, username=username.strip())
     except NotAuthenticated:
+        auth_service.note_failure(session, attempt)
         problem = Problem("username", "Enter a correct username and password")
         return _form(request, next_url=next_url, username=username, problems=[problem])
+    except Throttled as throttled:
+        minutes = max(1, -(-throttled.retry_after // 60))
+        problem = Problem(
+            "username",
+            f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}",
+        )
+        page = _form(request, next_url=next_url, username=username, problems=[problem],
+                     status_code=429)  # fmt: skip
+        page.headers["Retry-After"] = str(throttled.retry_after)
+        return page
     answer = redirect(next_url or HOMES.get(role, "/"))
     answer.set_cookie(
         SESSION_COOKIE,

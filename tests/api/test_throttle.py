@@ -1,0 +1,106 @@
+"""Sign-in throttling (DESIGN 12): after 5 failures in 15 minutes for a username, or from
+one address, sign-in answers 429 with Retry-After, even with the right password, until the
+window has passed; the failures are kept in the database, so every replica agrees."""
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.support import PASSWORD, FakeClock
+from tests.web.browser import PAGE_BASE, forms_of, text_of
+from triage.auth.models import SignInFailure
+from triage.auth.service import add_user
+from triage.db import transaction
+from triage.lifecycle.codes import Role
+
+
+def user(session_factory: Any, clock: FakeClock) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    with transaction(session_factory) as session:
+        add_user(session, username=name, password=PASSWORD, role=Role.triage,
+                 provider_code=None, now=clock())  # fmt: skip
+    return name
+
+
+def token(client: TestClient, username: str, password: str) -> Any:
+    return client.post("/api/auth/token", data={"username": username, "password": password})
+
+
+def test_five_failures_lock_the_username_then_the_window_passes(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    name = user(session_factory, clock)
+    for _ in range(5):
+        assert token(client, name, "wrong-password").status_code == 401
+    locked = token(client, name, PASSWORD)  # the right password, during the lockout
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+    assert "too many failed sign-ins" in locked.json()["detail"]
+    clock.advance(minutes=15, seconds=1)
+    assert token(client, name, PASSWORD).status_code == 200
+
+
+def test_the_failures_outlive_the_failed_request(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    name = user(session_factory, clock)
+    token(client, name, "wrong-password")
+    with session_factory() as session:
+        kept = session.scalar(select(func.count()).select_from(SignInFailure))
+    assert kept == 1
+
+
+def test_a_success_clears_the_usernames_failures(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    name = user(session_factory, clock)
+    for _ in range(4):
+        token(client, name, "wrong-password")
+    assert token(client, name, PASSWORD).status_code == 200
+    assert token(client, name, "wrong-password").status_code == 401  # counting from 0 again
+
+
+def test_one_address_trying_many_usernames_is_locked_after_20(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    # 20, not 5: a whole triage unit may sit behind one address, and its typos add up.
+    for n in range(19):
+        assert token(client, f"nobody-{n}", "wrong-password").status_code == 401
+    name = user(session_factory, clock)
+    assert token(client, name, "wrong-password").status_code == 401  # the 20th
+    assert token(client, name, PASSWORD).status_code == 429
+    other = user(session_factory, clock)  # never failed itself: locked by its address
+    assert token(client, other, PASSWORD).status_code == 429
+
+
+def test_password_checks_at_once_are_bounded(
+    client: TestClient, session_factory: Any, clock: FakeClock, monkeypatch: Any
+) -> None:
+    from triage.auth import service
+
+    name = user(session_factory, clock)
+    monkeypatch.setattr(service, "WAIT_FOR_A_CHECK", 0.05)
+    held = [service.PASSWORD_CHECKS.acquire(timeout=1) for _ in range(2)]  # both slots busy
+    try:
+        busy = token(client, name, PASSWORD)
+    finally:
+        for _ in held:
+            service.PASSWORD_CHECKS.release()
+    assert busy.status_code == 429 and "Retry-After" in busy.headers
+    assert token(client, name, PASSWORD).status_code == 200
+
+
+def test_the_sign_in_page_says_so(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    name = user(session_factory, clock)
+    page = TestClient(client.app, base_url=PAGE_BASE, follow_redirects=False)
+    for _ in range(6):
+        form = forms_of(page.get("/sign-in").text)[0]
+        answer = page.post("/sign-in", data={**form.fields, "username": name,
+                                             "password": "wrong-password"})  # fmt: skip
+    assert answer.status_code == 429
+    assert "Too many failed sign-ins" in text_of(answer.text)
+    assert "Retry-After" in answer.headers
