@@ -156,6 +156,43 @@ class TestPlausible:
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["loc"] == ["body", "crime_reported_at"]
 
+    def test_the_same_crime_reference_with_other_details_is_a_409_naming_them(
+        self, triage: Api
+    ) -> None:
+        body = referral_body()
+        first = triage.post("/api/referrals", body)
+        assert first.status_code == 201
+        other = {**body, "crime_type": "robbery",
+                 "victim": {**body["victim"], "full_name": SECRET}}  # fmt: skip
+        answer = triage.post("/api/referrals", other)
+        assert answer.status_code == 409, answer.text
+        detail = answer.json()["detail"]
+        assert detail["fields"] == ["crime_type", "victim.full_name"]
+        assert detail["failed"] == ["external_ref_reused"]
+        assert SECRET not in answer.text
+        again = triage.post("/api/referrals", body)  # the same body: still the same referral
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+    def test_the_order_of_hate_strands_is_not_a_difference(self, triage: Api) -> None:
+        body = referral_body(hate_strands=["race", "religion"])
+        first = triage.post("/api/referrals", body).json()
+        again = triage.post("/api/referrals", {**body, "hate_strands": ["religion", "race"]})
+        assert again.status_code == 200 and again.json()["id"] == first["id"]
+
+    def test_an_intake_replay_learns_nothing_triage_did_since(self, sign_in: Any) -> None:
+        triage, feed = sign_in("triage"), sign_in("intake")
+        body = referral_body()
+        created = triage.post("/api/referrals", body).json()
+        triage.event(created["id"], "contact_made", created["version"], channel="phone")
+        replay = feed.post("/api/referrals", body)
+        assert replay.status_code == 200
+        receipt = replay.json()
+        assert receipt["id"] == created["id"]
+        assert (receipt["state"], receipt["version"]) == ("received", 1)  # as it arrived
+        other = feed.post("/api/referrals", {**body, "notes": "changed"})
+        assert other.status_code == 409
+        assert other.json()["detail"].keys() == {"message", "failed", "fields"}
+
 
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/healthz"), ("GET", "/readyz"),
           ("GET", "/metrics")}  # fmt: skip

@@ -52,15 +52,18 @@ class TestIdempotentIntake:
         assert total(triage) == before == 1
         assert actions(session_factory, first.json()["id"]).count("create") == 1
 
-    def test_a_repeat_with_other_details_returns_the_referral_unchanged(self, triage: Api) -> None:
-        first = triage.create(external_ref="DP-26-REPEAT")
-        again = triage.post(
-            "/api/referrals", referral_body(external_ref="DP-26-REPEAT", crime_type="theft")
+    def test_a_repeat_with_other_details_is_a_409_and_changes_nothing(self, triage: Api) -> None:
+        body = referral_body(external_ref="DP-26-REPEAT")
+        first = triage.post("/api/referrals", body).json()
+        again = triage.post("/api/referrals", {**body, "crime_type": "theft"})
+        assert again.status_code == 409, again.text
+        assert again.json()["detail"]["fields"] == ["crime_type"]
+        assert (again.json()["detail"]["state"], again.json()["detail"]["version"]) == (
+            "received",
+            1,
         )
-        assert again.status_code == 200, again.text
-        assert again.json()["id"] == first["id"]
-        assert again.json()["crime_type"] == "burglary"
-        assert again.json()["version"] == 1
+        stored = triage.get(f"/api/referrals/{first['id']}").json()
+        assert (stored["crime_type"], stored["version"]) == ("burglary", 1)
         assert total(triage) == 1
 
     def test_the_same_external_ref_from_another_source_is_another_referral(

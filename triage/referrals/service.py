@@ -6,7 +6,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -132,6 +132,9 @@ def create_referral(
             session, caller, body, idempotency_key, request_hash, rules, settings
         )
         if earlier is not None:
+            if caller.role == Role.intake:
+                # A feed learns what it sent was taken, not what triage has done since.
+                return Intake(earlier.id, earlier.reference, State.received.value, 1, False)
             return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
         # Nothing earlier matched, so the random reference collided: draw another.
     raise RuntimeError("no free referral reference after 5 draws")
@@ -170,28 +173,96 @@ def _earlier_request(
     rules: RuleSources,
     settings: Settings,
 ) -> Referral | None:
+    """The referral an earlier request with this key or crime reference created; a Conflict
+    if that request said something else. The Conflict names fields, never values."""
     if idempotency_key is not None:
         earlier = repository.by_idempotency_key(session, caller.user_id or -1, idempotency_key)
         if earlier is not None:
             if earlier.request_hash != request_hash:
-                context = load(
-                    session, caller=caller, referral_id=earlier.id, rules=rules, settings=settings
-                )
-                raise Conflict(
+                raise _repeat_conflict(
+                    session, caller, earlier, rules, settings,
                     "this Idempotency-Key was used before with a different body",
-                    state=earlier.state,
-                    version=earlier.version,
-                    allowed_events=context.allowed_events(caller),
                     failed=["idempotency_key_reused"],
-                )
+                )  # fmt: skip
             return earlier
     if body.external_ref is not None:
-        return repository.by_source_ref(session, body.source, body.external_ref)
+        earlier = repository.by_source_ref(session, body.source, body.external_ref)
+        if earlier is not None:
+            differ = _fields_that_differ(earlier, body)
+            if differ:
+                raise _repeat_conflict(
+                    session, caller, earlier, rules, settings,
+                    f"this {body.source.value} crime reference was logged before with other "
+                    f"details: {', '.join(differ)}",
+                    failed=["external_ref_reused"],
+                    fields=differ,
+                )  # fmt: skip
+        return earlier
     return None
 
 
-def _referral_values(
+def _repeat_conflict(
+    session: Session,
     caller: Caller,
+    earlier: Referral,
+    rules: RuleSources,
+    settings: Settings,
+    message: str,
+    **detail: Any,
+) -> Conflict:
+    """A repeat that says something else. Triage, who may read the referral, is told its
+    state as every 409 does; a feed (intake) is not told what has happened to it since."""
+    if caller.role == Role.intake:
+        return Conflict(message, **detail)
+    context = load(session, caller=caller, referral_id=earlier.id, rules=rules, settings=settings)
+    return Conflict(
+        message,
+        state=earlier.state,
+        version=earlier.version,
+        allowed_events=context.allowed_events(caller),
+        **detail,
+    )
+
+
+# What a repeat of a crime reference must say again, by column, with its place in the body.
+COMPARED = {
+    "crime_type": "crime_type",
+    "hate_strands": "hate_strands",
+    "crime_reported_at": "crime_reported_at",
+    "area": "area",
+    "victim_full_name": "victim.full_name",
+    "victim_date_of_birth": "victim.date_of_birth",
+    "victim_phone": "victim.phone",
+    "victim_email": "victim.email",
+    "victim_address": "victim.address",
+    "victim_postcode": "victim.postcode",
+    "safe_channels": "victim.safe_channels",
+    "safe_times": "victim.safe_times",
+    "language": "victim.language",
+    "notes": "notes",
+}
+
+
+def _fields_that_differ(stored: Referral, body: ReferralCreate) -> list[str]:
+    """Where `body` says something other than the referral it repeats, in body order."""
+    sent = _referral_values(None, body, None, "", stored.received_at)
+    return [
+        place
+        for column, place in COMPARED.items()
+        if _comparable(getattr(stored, column)) != _comparable(sent[column])
+    ]
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value
+
+
+def _referral_values(
+    caller: Caller | None,
     body: ReferralCreate,
     idempotency_key: str | None,
     request_hash: str,
@@ -204,7 +275,7 @@ def _referral_values(
         "external_ref": body.external_ref,
         "idempotency_key": idempotency_key,
         "request_hash": request_hash,
-        "created_by": caller.user_id,
+        "created_by": caller.user_id if caller else None,
         "area": body.area,
         "crime_type": body.crime_type.value,
         "hate_strands": [s.value for s in body.hate_strands],
