@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support import Api, referral_body
+from tests.web.browser import Person
 
 SECRET = "Zelda Quartermaine-Fotheringay"
 
@@ -192,6 +193,30 @@ class TestPlausible:
         other = feed.post("/api/referrals", {**body, "notes": "changed"})
         assert other.status_code == 409
         assert other.json()["detail"].keys() == {"message", "failed", "fields"}
+
+
+class TestLeaks:
+    def test_a_provider_never_sees_another_providers_workers(self, triage: Api, sign_in) -> None:
+        from tests.api.flows import assessing, ok
+        from tests.api.test_routing import DA_HIGH, DA_HIGH_ASSESSMENT
+
+        idva = sign_in("provider", provider="da-idva", username="idva-worker-ann")
+        general = sign_in("provider", provider="core-general", username="general-worker-bo")
+        ref = assessing(triage, assessment=DA_HIGH_ASSESSMENT, **DA_HIGH)
+        ref = ok(triage.event(ref["id"], "route", ref["version"]))
+        ref = ok(idva.event(ref["id"], "decline", ref["version"], reason="no_capacity"))
+        ref = ok(general.event(ref["id"], "accept", ref["version"]))
+        history = general.get(f"/api/referrals/{ref['id']}/history")
+        assert history.status_code == 200
+        assert "idva-worker-ann" not in history.text
+        actors = {(e["action"], e["actor"]) for e in history.json()["events"]}
+        assert ("decline", "another provider") in actors
+        assert ("accept", "general-worker-bo") in actors
+        page = Person(general.client, "general-worker-bo").get(f"/referrals/{ref['id']}")
+        assert page.status_code == 200 and "general-worker-bo" in page.text
+        assert "idva-worker-ann" not in page.text and "another provider" in page.text
+        full = triage.get(f"/api/referrals/{ref['id']}/history").text
+        assert "idva-worker-ann" in full  # triage still sees who
 
 
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/healthz"), ("GET", "/readyz"),

@@ -41,6 +41,15 @@ def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str
     return {user_id: name for user_id, name in rows}
 
 
+def providers_of(session: Session, user_ids: Iterable[int | None]) -> dict[int, int | None]:
+    """Each user's provider (None for a user of no provider), for the ids given."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.provider_id).where(User.id.in_(wanted)))
+    return {user_id: provider_id for user_id, provider_id in rows}
+
+
 def add_token(session: Session, token: Token) -> None:
     session.add(token)
 

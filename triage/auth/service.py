@@ -322,5 +322,10 @@ def usernames(session: Session, user_ids: Iterable[int | None]) -> dict[int, str
     return repository.usernames(session, user_ids)
 
 
+def providers_of(session: Session, user_ids: Iterable[int | None]) -> dict[int, int | None]:
+    """Users' providers by id (None for a user of no provider)."""
+    return repository.providers_of(session, user_ids)
+
+
 def username_taken(session: Session, username: str) -> bool:
     return repository.username_taken(session, username)

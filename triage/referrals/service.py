@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from triage.assessment.service import answers_from
 from triage.audit import service as audit
+from triage.audit.models import AuditEvent
 from triage.auth import service as auth_service
 from triage.caller import Caller
 from triage.config import Settings
@@ -384,11 +385,13 @@ def referral_history(
     require_person_level(caller)
     full = sees_person(context, caller)
     referral_id = context.referral.id
+    timeline = audit.timeline(session, referral_id=referral_id)
+    strangers = _other_providers_workers(session, caller, timeline)
     events = [
         AuditEventRead(
             id=e.id,
             at=e.at,
-            actor=e.actor_name,
+            actor=ANOTHER_PROVIDER if e.actor_id in strangers else e.actor_name,
             role=e.actor_role,
             action=e.action,
             from_state=e.from_state,
@@ -396,10 +399,25 @@ def referral_history(
             version=e.version,
             detail=e.detail if full else {},
         )
-        for e in audit.timeline(session, referral_id=referral_id)
+        for e in timeline
     ]
     _audit_read(session, context, caller, "read_history", now)
     return History(referral=referral_id, events=events)
+
+
+ANOTHER_PROVIDER = "another provider"
+
+
+def _other_providers_workers(
+    session: Session, caller: Caller, timeline: list[AuditEvent]
+) -> set[int]:
+    """For a provider's worker: the users of other providers in this timeline, whose names
+    it is not told (a provider knows who works for it, and that triage did something)."""
+    if caller.role != Role.provider:
+        return set()
+    ids = {e.actor_id for e in timeline if e.actor_role == Role.provider.value}
+    providers = auth_service.providers_of(session, ids)
+    return {user for user, provider in providers.items() if provider != caller.provider_id}
 
 
 def _audit_read(
