@@ -8,9 +8,11 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import typer
+from alembic.util import CommandError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.auth import service as auth_service
@@ -33,6 +35,17 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
 app.add_typer(report_app, name="report")
+
+
+class PersonRole(StrEnum):
+    """The roles a person may hold: Role without `system` (the service itself)."""
+
+    triage = Role.triage.value
+    provider = Role.provider.value
+    commissioner = Role.commissioner.value
+    admin = Role.admin.value
+    intake = Role.intake.value
+
 
 DEMO_USERS = [
     ("demo-triage", Role.triage, None),
@@ -90,14 +103,20 @@ def worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the Alembic migrations up to REVISION (default: the latest)."""
-    upgrade(get_settings().database_url, revision)
+    try:
+        upgrade(get_settings().database_url, revision)
+    except CommandError:
+        raise typer.BadParameter(
+            f"unknown revision {revision!r}: use head, or a revision id such as 0001",
+            param_hint="REVISION",
+        ) from None
     typer.echo(f"database at {revision}")
 
 
 @user_app.command("add")
 def user_add(
     name: str,
-    role: Role = typer.Option(..., "--role", help="triage, provider, commissioner, admin, intake"),
+    role: PersonRole = typer.Option(..., "--role", help="what the user may do"),
     provider: str | None = typer.Option(None, "--provider", help="provider code (provider role)"),
 ) -> None:
     """Add a user; the password comes from TRIAGE_PASSWORD or a prompt."""
@@ -108,7 +127,7 @@ def user_add(
                 session,
                 username=name,
                 password=password,
-                role=role,
+                role=Role(role),
                 provider_code=provider,
                 now=datetime.now(UTC),
             )

@@ -122,3 +122,34 @@ class TestUserChanges:
     def test_an_unknown_user_is_named(self, url: str) -> None:
         done = triage("user", "disable", "nobody-here", url=url)
         assert done.returncode != 0 and "nobody-here" in done.stderr
+
+
+class TestCarelessUse:
+    """Mistakes at the command line get a line that says what is wrong, never a traceback."""
+
+    def test_an_unknown_revision_is_named(self, url: str) -> None:
+        done = triage("db", "upgrade", "nonsense", url=url)
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert "unknown revision 'nonsense'" in done.stderr
+
+    def test_a_bad_group_by_names_the_option_as_typed(self, url: str) -> None:
+        done = triage("report", "conversion", "--group-by", "nonsense", url=url)
+        assert done.returncode == 2
+        assert "--group-by" in done.stderr and "--group_by" not in done.stderr
+
+    def test_user_add_offers_only_the_roles_it_accepts(self, url: str) -> None:
+        shown = triage("user", "add", "--help", url=url, COLUMNS="200")
+        assert "system" not in shown.stdout
+        refused = triage(
+            "user", "add", "x", "--role", "system", url=url, TRIAGE_PASSWORD="pw-1-long-enough"
+        )
+        assert refused.returncode == 2 and "system" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
+def test_the_roles_offered_are_every_role_but_the_service_itself() -> None:
+    from triage.cli import PersonRole
+    from triage.lifecycle.codes import Role
+
+    assert {r.value for r in PersonRole} == {r.value for r in Role} - {"system"}

@@ -36,6 +36,11 @@ def _day(value: str | None, option: str) -> date | None:
         ) from None
 
 
+def _option(field: str | int) -> str:
+    """The option as typed on the command line: `group_by` is `--group-by`."""
+    return "--" + str(field).replace("_", "-")
+
+
 def _emit(request: ReportRequest, fmt: Format, output: Path | None) -> None:
     settings = get_settings()
     rules = RuleSources.from_settings(settings)
@@ -52,7 +57,7 @@ def _emit(request: ReportRequest, fmt: Format, output: Path | None) -> None:
                 settings=settings,
             )
     except InvalidInput as error:
-        raise typer.BadParameter(str(error), param_hint=f"--{error.field[-1]}") from None
+        raise typer.BadParameter(str(error), param_hint=_option(error.field[-1])) from None
     if fmt == "json":
         data = (json.dumps(answer, indent=2) + "\n").encode()
     else:
