@@ -1,5 +1,7 @@
 """The audit log: one event per transition, per read and per assessment change."""
 
+import pytest
+
 from tests.api.flows import actions, audit_rows, conflict, ok
 from tests.support import Api
 
@@ -94,6 +96,38 @@ class TestTheAuditOfReads:
         assert other.get(f"/api/referrals/{ref['id']}").status_code == 404
         assert sign_in("commissioner").get(f"/api/referrals/{ref['id']}").status_code == 403
         assert actions(session_factory, ref["id"]) == before
+
+    @pytest.mark.parametrize(("path", "action"), [("routing", "read_routing"),
+                                                  ("vcop", "read_vcop")])  # fmt: skip
+    def test_reads_of_routing_and_the_victims_code_are_audited(
+        self, triage: Api, session_factory, path: str, action: str
+    ) -> None:
+        ref = triage.create()
+        ok(triage.get(f"/api/referrals/{ref['id']}/{path}"))
+        row = audit_rows(session_factory, ref["id"])[-1]
+        assert (row.action, row.actor_role, row.version) == (action, "triage", 1)
+
+    def test_a_list_that_shows_names_audits_one_read_per_referral_shown(
+        self, triage: Api, session_factory
+    ) -> None:
+        refs = [triage.create() for _ in range(3)]
+        listed = ok(triage.get("/api/referrals", params={"limit": 2}))
+        shown = {item["id"] for item in listed["items"]}
+        assert len(shown) == 2
+        for ref in refs:
+            count = actions(session_factory, ref["id"]).count("read_list")
+            assert count == (1 if ref["id"] in shown else 0)
+
+    def test_a_list_without_names_audits_nothing(
+        self, triage: Api, sign_in, session_factory
+    ) -> None:
+        worker = sign_in("provider", provider="core-general")
+        ref = ok(triage.event(triage.create()["id"], "contact_made", 1, channel="phone"))
+        ref = ok(triage.assess(ref["id"], 2))
+        ref = ok(triage.event(ref["id"], "route", 3, provider="core-general"))
+        listed = ok(worker.get("/api/referrals"))  # an open offer: no name shown
+        assert ref["id"] in {item["id"] for item in listed["items"]}
+        assert "read_list" not in actions(session_factory, ref["id"])
 
 
 class TestTheHistoryTimeline:

@@ -15,6 +15,11 @@ def append(session: Session, values: dict[str, Any]) -> None:
     session.execute(_INSERT, values)
 
 
+def append_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write several lines now, in one executemany."""
+    session.execute(_INSERT, rows)
+
+
 # A Core insert built once, its values passed as parameters: the cheapest way to append.
 _INSERT = insert(table_of(AuditEvent))
 

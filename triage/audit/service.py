@@ -41,6 +41,38 @@ def record(
     )
 
 
+def record_reads(
+    session: Session,
+    *,
+    caller: Caller,
+    action: str,
+    now: datetime,
+    shown: list[tuple[UUID, int]],
+) -> None:
+    """One audit event per referral shown to the caller (id, version), in one statement: a
+    list that shows names is a read of each referral on it."""
+    if not shown:
+        return
+    who = {"actor_id": caller.user_id, "actor_name": caller.username,
+           "actor_role": caller.role.value}  # fmt: skip
+    repository.append_many(
+        session,
+        [
+            {
+                "referral_id": referral_id,
+                "at": now,
+                **who,
+                "action": action,
+                "from_state": None,
+                "to_state": None,
+                "version": version,
+                "detail": {},
+            }
+            for referral_id, version in shown
+        ],  # fmt: skip
+    )
+
+
 def timeline(session: Session, *, referral_id: UUID) -> list[AuditEvent]:
     """Every audit event of one referral, oldest first."""
     return repository.timeline(session, referral_id)

@@ -183,7 +183,13 @@ def list_referrals(
         now=now,
     )
     return service.list_referrals(
-        session, caller=caller, filters=filters, limit=limit, offset=offset, settings=settings
+        session,
+        caller=caller,
+        filters=filters,
+        limit=limit,
+        offset=offset,
+        settings=settings,
+        now=now,
     )
 
 
@@ -284,17 +290,29 @@ def read_history(
 
 @router.get("/api/referrals/{referral_id}/routing", response_model=RoutingRead, tags=["routing"])
 def explain_routing(
-    context: TriageReferral, session: DbSession, _unknown: NoUnknownQuery = None
+    caller: TriageOnly,
+    context: TriageReferral,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> RoutingRead:
-    """The latest routing decision (rules matched, candidates, skips); live before any route."""
+    """The latest routing decision (rules matched, candidates, skips); live before any route.
+    The read is audited."""
+    service.record_read(session, context=context, caller=caller, action="read_routing", now=now)
     return service.explain_routing(session, context=context)
 
 
 @router.get("/api/referrals/{referral_id}/vcop", response_model=VcopRead, tags=["victims code"])
 def read_entitlements(
-    context: TriageReferral, session: DbSession, _unknown: NoUnknownQuery = None
+    caller: TriageOnly,
+    context: TriageReferral,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
 ) -> VcopRead:
-    """Each right: edition, status, due and met times, and every check that logged it."""
+    """Each right: edition, status, due and met times, and every check that logged it. The
+    read is audited."""
+    service.record_read(session, context=context, caller=caller, action="read_vcop", now=now)
     return entitlements.entitlements_view(session, context=context)
 
 

@@ -326,10 +326,12 @@ def list_referrals(
     limit: int,
     offset: int,
     settings: Settings,
+    now: datetime,
     order: repository.Order = repository.Order.newest,
 ) -> ReferralPage:
     """One page of the referrals the caller may see. A provider's worker sees its own: open
-    offers first by respond-by, then the cases it holds, then those closed."""
+    offers first by respond-by, then the cases it holds, then those closed. Each referral
+    shown with its victim's name is audited as read (`read_list`)."""
     require_person_level(caller)
     is_provider = caller.role == Role.provider
     rows, total = repository.page(
@@ -371,6 +373,8 @@ def list_referrals(
                 returned_at=r.returned_at,
             )
         )
+    named = [(i.id, i.version) for i in items if i.victim_name is not None]
+    audit.record_reads(session, caller=caller, action="read_list", now=now, shown=named)
     return ReferralPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -418,6 +422,14 @@ def _other_providers_workers(
     ids = {e.actor_id for e in timeline if e.actor_role == Role.provider.value}
     providers = auth_service.providers_of(session, ids)
     return {user for user, provider in providers.items() if provider != caller.provider_id}
+
+
+def record_read(
+    session: Session, *, context: ReferralContext, caller: Caller, action: str, now: datetime
+) -> None:
+    """Audit a read of part of a referral (`read_routing`, `read_vcop`) shown on its own; the
+    case page shows them inside its own audited read."""
+    _audit_read(session, context, caller, action, now)
 
 
 def _audit_read(

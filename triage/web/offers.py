@@ -1,6 +1,7 @@
 """A provider's home: the offers waiting for its answer (soonest respond-by first), the cases
 it holds, and its accepting/capacity switch."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -39,10 +40,11 @@ def offers_page(
     signed: ProviderPage,
     session: DbSession,
     settings: AppSettings,
+    now: Now,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     """Offers waiting for an answer, soonest first; then the cases held."""
-    return _page(request, signed, session, settings, done=DONE.get(done or ""))
+    return _page(request, signed, session, settings, now, done=DONE.get(done or ""))
 
 
 def _page(
@@ -50,6 +52,7 @@ def _page(
     signed: SignedIn,
     session: Session,
     settings: Settings,
+    now: datetime,
     *,
     done: str | None = None,
     problems: list[Problem] | None = None,
@@ -60,7 +63,7 @@ def _page(
     lists = {
         name: referral_service.list_referrals(
             session, caller=caller, filters=Filters(state=state), limit=SHOWN, offset=0,
-            settings=settings,
+            settings=settings, now=now,
         )
         for name, state in (("offers", State.awaiting_provider), ("held", State.in_support))
     }  # fmt: skip
@@ -98,7 +101,7 @@ def set_capacity(
         body = CapacityUpdate.model_validate(data)
     except ValidationError as error:
         problems = forms.problems(error.errors(include_url=False), FIELDS)
-        return _page(request, signed, session, settings, problems=problems, answers=data,
+        return _page(request, signed, session, settings, now, problems=problems, answers=data,
                      status_code=400)  # fmt: skip
     provider = provider_service.own_provider(session, caller=signed.caller)
     provider_service.set_capacity(

@@ -53,6 +53,7 @@ def queue(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
         settings=settings,
+        now=now,
     )
     return render(
         request,
