@@ -7,10 +7,11 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from adapters.notifications.log import LogNotifier
 from adapters.notifications.smtp import SmtpNotifier
+from triage import openapi
 from triage.auth import service as auth_service
 from triage.auth.api import router as auth_router
 from triage.config import Settings, get_settings
@@ -126,8 +127,13 @@ def create_app(
     _add_health_routes(app)
     metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_api_route("/metrics", metrics.response, methods=["GET"], tags=["health"],
-                      summary="Prometheus metrics", include_in_schema=True)  # fmt: skip
+    app.add_api_route(
+        "/metrics", metrics.response, methods=["GET"], tags=["health"],
+        summary="Prometheus metrics", response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                         "description": "the Prometheus text format"}},
+    )  # fmt: skip
+    openapi.install(app)
     return app
 
 
@@ -189,7 +195,12 @@ def _add_health_routes(app: FastAPI) -> None:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "the database does not answer",
+                         "content": {"application/json": {"schema": {"type": "object"}}}}},
+    )  # fmt: skip
     def readyz() -> JSONResponse:
         """Readiness: the database answers."""
         try:

@@ -11,7 +11,17 @@ from triage.lifecycle.codes import CrimeType
 from triage.reports import formats
 from triage.reports.service import COLUMNS, TITLES, ReportRequest, run_report
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+# JSON by default; a file with ?format=csv or xlsx.
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the report: JSON, or a CSV or XLSX file (`format`)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            formats.MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=FILES)
 Reader = ReportReader
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")]
 From = Annotated[Day | None, Query(alias="from", description="first day received (London)")]
