@@ -3,9 +3,16 @@ nothing unplanned answered as more than a plain 500 (issue 14). One test per cla
 
 import json
 import logging
+import os
+import re
+import uuid
+from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support import Api, referral_body
 from tests.web.browser import Person
@@ -327,3 +334,108 @@ class TestExports:
 
         text = to_csv([{"name": "one\rtwo", "count": 1}]).decode()
         assert text == 'name,count\r\n"one\rtwo",1\r\n'
+
+
+# Anything at all, where a route takes input: bytes, text, JSON with extreme numbers.
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(["0000-01-01", "9999-12-31T23:59:59Z", "\x00", "\ud800", "=1+1", "-1e400"])
+)
+JSON = st.recursive(
+    JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=12,
+)
+BODIES = (
+    st.binary(max_size=600)
+    | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | st.dictionaries(st.sampled_from(["version", "victim", "crime_type", "username", "password",
+                                       "form_token", "capacity", "provider", "reason", "q"]),
+                      JSON, max_size=6).map(lambda v: json.dumps(v).encode())
+)  # fmt: skip
+CONTENT_TYPES = st.sampled_from([
+    "application/json", "application/x-www-form-urlencoded", "multipart/form-data",
+    "multipart/form-data; boundary=x", "text/plain", "application/json; charset=latin-1", "",
+])  # fmt: skip
+SEGMENTS = (
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_characters="/?#"), min_size=1, max_size=30
+    )
+    | st.integers(min_value=-(2**70), max_value=2**70).map(str)
+    | st.uuids().map(str)
+    | st.sampled_from(["contact_made", "core-general", "1", "%00", "..", "VR-26-AAAAAAAA"])
+)
+QUERIES = st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3)
+
+
+SEEN: "Counter[int]" = Counter()
+
+
+def every_route(app: Any) -> list[tuple[str, str]]:
+    """Every method and path the app serves, pages included, read from the app itself (so a
+    new route is covered without editing this test); FastAPI keeps an included router's
+    routes inside it, under the prefix it was included with."""
+    found = []
+    waiting = [("", route) for route in app.router.routes]
+    while waiting:
+        prefix, route = waiting.pop(0)
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            inner = prefix + route.include_context.prefix
+            waiting.extend((inner, r) for r in included.routes)
+            continue
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method != "HEAD":
+                found.append((method, prefix + route.path))
+    return found
+
+
+def test_every_route_is_found() -> None:
+    from triage.app import create_app
+    from triage.config import Settings
+
+    app = create_app(Settings(database_url="sqlite:////nonexistent/routes.db", scheduler=False))
+    routes = every_route(app)
+    assert ("POST", "/api/referrals/{referral_id}/events/{event}") in routes
+    assert ("GET", "/queue") in routes and ("POST", "/sign-in") in routes
+    assert len(routes) > 50
+
+
+class TestAnyBytes:
+    @pytest.fixture
+    def callers(self, client: Any, sign_in: Any) -> tuple[list[dict[str, str]], Person]:
+        """No token, a triage token; and a triage worker signed in to the pages."""
+        name = f"any-bytes-{uuid.uuid4().hex[:8]}"
+        triage = sign_in("triage", username=name)
+        return [{}, triage.headers], Person(client, name)
+
+    @settings(max_examples=int(os.environ.get("ANY_BYTES_EXAMPLES", "6")), deadline=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(data=st.data())
+    def test_no_route_answers_a_5xx_whatever_it_is_sent(
+        self, client: Any, callers: tuple[list[dict[str, str]], Person], data: Any
+    ) -> None:
+        tokens, page = callers
+        for method, template in every_route(client.app):
+            path = re.sub(r"\{[^}]+\}", lambda _: quote(data.draw(SEGMENTS), safe=""), template)
+            body = data.draw(BODIES) if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+            headers = {"Content-Type": data.draw(CONTENT_TYPES)}
+            query = data.draw(QUERIES)
+            for caller in tokens:
+                answer = client.request(method, path, content=body, params=query,
+                                        headers={**headers, **caller})  # fmt: skip
+                assert answer.status_code < 500, (method, template, answer.status_code)
+                SEEN[answer.status_code] += 1
+            answer = page.client.request(method, path, content=body, params=query, headers=headers)
+            assert answer.status_code < 500, ("page", method, template, answer.status_code)
+
+
+def teardown_module() -> None:
+    print(f"\nany bytes: {sum(SEEN.values())} requests, answers {dict(sorted(SEEN.items()))}")
