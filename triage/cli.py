@@ -69,8 +69,10 @@ def serve(
     import uvicorn
 
     from triage.app import create_app
+    from triage.logs import uvicorn_log_config
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info",
+                log_config=uvicorn_log_config())  # fmt: skip
 
 
 @app.command()
