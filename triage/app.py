@@ -149,9 +149,24 @@ def make_notifier(settings: Settings) -> Notifier:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
         )
+    if settings.notifier == "notify":
+        from adapters.notifications.notify import NotifyNotifier  # loads its client only if chosen
+
+        needed = ("notify_api_key", "notify_email_template_id", "notify_sms_template_id")
+        if missing := [f"TRIAGE_{name.upper()}" for name in needed if not getattr(settings, name)]:
+            raise ValueError(f"TRIAGE_NOTIFIER=notify needs {' and '.join(missing)} set")
+        return NotifyNotifier(
+            api_key=settings.notify_api_key or "",
+            email_template_id=settings.notify_email_template_id or "",
+            sms_template_id=settings.notify_sms_template_id or "",
+            base_url=settings.notify_base_url,
+            timeout=settings.notify_timeout_seconds,
+        )
     if settings.notifier == "log":
         return LogNotifier()
-    raise ValueError(f"TRIAGE_NOTIFIER must be 'log' or 'smtp', not {settings.notifier!r}")
+    raise ValueError(
+        f"TRIAGE_NOTIFIER must be 'log', 'smtp' or 'notify', not {settings.notifier!r}"
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     spike_p_value: float = 0.01
     spike_min_count: int = 5
     hate_crime_spoc_address: str = "hate-crime-spoc@localhost"
-    # Notifications: "log" (the demo) or "smtp"; where unit alerts go; links in messages.
+    # Notifications: "log" (the demo), "smtp" or "notify"; where unit alerts go; links in
+    # messages.
     notifier: str = "log"
     unit_notify_address: str = "triage-unit@localhost"
     public_base_url: str = "http://127.0.0.1:8000"
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # GOV.UK Notify (docs/operations.md): the service's API key, and the email and SMS
+    # templates, each with the personalisation fields ((subject)) and ((body)).
+    notify_api_key: str | None = None
+    notify_email_template_id: str | None = None
+    notify_sms_template_id: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_timeout_seconds: float = 10.0
     # The pages' front-end packages (npm ci) and built stylesheet (make assets).
     node_modules: Path = PROJECT_ROOT / "node_modules"
     # Threads that run intake requests at once in one process (see triage/referrals/api.py).

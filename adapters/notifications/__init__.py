@@ -1,1 +1,1 @@
-"""Notifier adapters: SMTP (standard library) and a log for the demo."""
+"""Notifier adapters: SMTP (standard library), GOV.UK Notify, and a log for the demo."""

@@ -13,6 +13,10 @@ class OutboxMessage(Base):
     `id` is the message's stable identity (the SMTP Message-ID), so a resend after a crash
     between sending and marking is recognisable as the same message. No victim's name or
     contact details are ever put in a message: only the referral's reference and a link.
+
+    A message is waiting (`sent_at` and `failed_at` empty), sent, or failed for good
+    (`failed_at`, with the delivery system's reason in `last_error`); a failure that may pass
+    only counts an attempt and backs off (`next_attempt_at`).
     """
 
     __tablename__ = "outbox"
@@ -35,4 +39,5 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     attempts: Mapped[int]
     sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

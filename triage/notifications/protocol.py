@@ -16,6 +16,16 @@ class Outgoing:
     body: str
 
 
+class Undeliverable(Exception):
+    """The delivery system refused this message for good (GOV.UK Notify's 400): sending it
+    again would be refused again, so it is marked failed with this reason, not retried.
+
+    The reason is kept on the outbox row and must name no person."""
+
+
 class Notifier(Protocol):
     def send(self, message: Outgoing) -> None:
-        """Deliver one message or raise; the same `message_id` may be sent again after a crash."""
+        """Deliver one message or raise; the same `message_id` may be sent again after a crash.
+
+        `Undeliverable` fails the message for good; any other error is retried with backoff.
+        """

@@ -20,11 +20,15 @@ _INSERT = insert(table_of(OutboxMessage))
 
 def claim_due_messages(session: Session, *, now: datetime, limit: int) -> list[OutboxMessage]:
     """Unsent messages due by `now`, oldest due first, that no other dispatcher holds (each
-    locked until the transaction ends)."""
+    locked until the transaction ends); a message failed for good is never due."""
     return list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+            .where(
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                OutboxMessage.next_attempt_at <= now,
+            )
             .order_by(OutboxMessage.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.db import transaction
 from triage.notifications import repository
-from triage.notifications.protocol import Notifier, Outgoing
+from triage.notifications.protocol import Notifier, Outgoing, Undeliverable
 
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -79,7 +79,8 @@ def dispatch(
 
     A message is claimed (`FOR UPDATE SKIP LOCKED`), sent, and marked in one transaction: a
     crash after sending but before the commit leaves it unsent, and the next run sends it
-    again with the same id. A failure counts an attempt and backs off.
+    again with the same id. A failure counts an attempt and backs off; a refusal for good
+    (`Undeliverable`) marks the message failed with the reason, and it is not sent again.
     """
     sent = 0
     with transaction(factory) as session:
@@ -88,7 +89,12 @@ def dispatch(
                 notifier.send(
                     Outgoing(message.id, message.recipient, message.subject, message.body)
                 )
-            except Exception as error:  # any delivery failure is retried later, never fatal
+            except Undeliverable as refusal:
+                message.attempts += 1
+                message.last_error = str(refusal)[:2000]
+                message.failed_at = now
+                continue
+            except Exception as error:  # any other delivery failure is retried, never fatal
                 message.attempts += 1
                 message.last_error = f"{type(error).__name__}: {error}"[:2000]
                 message.next_attempt_at = now + backoff(message.attempts)
