@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 FIRST_YEAR, LAST_YEAR = 1900, 2100
-BIGINT_MAX = 2**63 - 1  # the largest id a PostgreSQL bigint column holds
+INT_MAX = 2**31 - 1  # the largest id a PostgreSQL integer column (alerts.id) holds
 # A line of text: no control character at all (a CR or LF would split a CSV row).
 _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 # Text of several lines: tabs and line breaks, nothing else below space.
@@ -51,6 +51,6 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), Lines]
 Day = Annotated[date, AfterValidator(_in_years)]
 Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_years)]
-RowId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+RowId = Annotated[int, Field(ge=1, le=INT_MAX)]
 # A quarter as the MoJ return names it: 2026Q3, in the years above.
 QUARTER = r"^(19\d{2}|20\d{2}|2100)Q[1-4]$"

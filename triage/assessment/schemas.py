@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from triage.bounds import INT_MAX
 from triage.lifecycle.codes import ConsentMethod, Need, RiskLevel
 
 
@@ -49,11 +50,11 @@ class AssessmentBody(Strict):
 
 
 class AssessmentUpdate(AssessmentBody):
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, le=INT_MAX)]
 
 
 class ConsentUpdate(Consent):
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1, le=INT_MAX)]
 
 
 class RiskRead(BaseModel):
