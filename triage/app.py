@@ -38,6 +38,7 @@ from triage.errors import (
 from triage.metrics import Metrics, MetricsMiddleware
 from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
+from triage.providers.listing import DirectoryReader
 from triage.referrals.api import router as referrals_router
 from triage.reports.api import router as reports_router
 from triage.rule_sources import RuleSources
@@ -135,6 +136,14 @@ def create_app(
     )  # fmt: skip
     openapi.install(app)
     return app
+
+
+def make_directory_reader() -> DirectoryReader:
+    """The reader of published service directories (Open Referral UK), for
+    `triage providers import-oruk`."""
+    from adapters.oruk.reader import OrukReader  # loaded only by the command that reads one
+
+    return OrukReader()
 
 
 def make_notifier(settings: Settings) -> Notifier:

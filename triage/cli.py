@@ -1,5 +1,6 @@
 """The `triage` command line (Typer). Every command reads TRIAGE_DATABASE_URL."""
 
+import difflib
 import getpass
 import logging
 import os
@@ -22,18 +23,25 @@ from triage.db import session_factory_for, transaction
 from triage.errors import InvalidInput, NotFound
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
+from triage.providers import directory_file
 from triage.providers import service as provider_service
+from triage.providers.directory_import import describe, plan_import
+from triage.providers.listing import DirectoryUnreadable
 from triage.reports.cli import report_app
 from triage.routing.check import CheckReport
-from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set
+from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set, load_directory
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 rules_app = typer.Typer(help="Routing rules and the provider directory.", no_args_is_help=True)
+providers_app = typer.Typer(
+    help="The provider directory's file: imports from a published directory.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
+app.add_typer(providers_app, name="providers")
 app.add_typer(report_app, name="report")
 
 
@@ -253,6 +261,61 @@ def _load_providers(factory: sessionmaker[Session], rules: RuleSources, now: dat
         f"{report.added or ''}, {len(report.updated)} updated {report.updated or ''}, "
         f"{len(report.unchanged)} unchanged (live accepting and capacity kept)"
     )
+
+
+@providers_app.command("import-oruk")
+def providers_import_oruk(
+    source: str = typer.Argument(..., help="an ORUK document: a file, or an http(s) URL"),
+    rule_set: Path | None = typer.Option(
+        None, "--rule-set", help="rule set folder (default: the area's)"
+    ),
+    area: list[str] = typer.Option(
+        [], "--area", help="area code of the services that name no service area (repeatable)"
+    ),
+    areas_map: Path | None = typer.Option(
+        None, "--areas-map", help="TOML file: a directory's area names = area codes"
+    ),
+    write: bool = typer.Option(False, "--write", help="apply the changes to providers.toml"),
+    diff: bool = typer.Option(False, "--diff", help="also print the change as a unified diff"),
+) -> None:
+    """Show what an Open Referral UK directory (a service, a service list, or an organization
+    with its services) would change in providers.toml; --write applies it."""
+    from triage.app import make_directory_reader
+
+    folder = _paths(rule_set).rule_set
+    try:
+        directory = load_directory(folder / "providers.toml")
+        areas = directory_file.area_matcher(directory.areas, unnamed=area, area_map=areas_map)
+        listing = make_directory_reader().read(source)
+        plan = plan_import(listing=listing, directory=directory, areas=areas)
+        proposal = directory_file.propose(plan, folder=folder)
+        if write and plan.changes_file:
+            directory_file.write(proposal)
+    except (DirectoryUnreadable, directory_file.DirectoryFileError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except RulesError as error:
+        typer.echo(f"rule set {folder}: {len(error.problems)} problem(s); nothing written:",
+                   err=True)  # fmt: skip
+        typer.echo("\n".join(f"  {problem}" for problem in error.problems), err=True)
+        raise typer.Exit(1) from None
+    _show_import(proposal, written=write, diff=diff)
+
+
+def _show_import(proposal: directory_file.Proposal, *, written: bool, diff: bool) -> None:
+    typer.echo("\n".join(describe(proposal.plan, target=str(proposal.path))))
+    if diff:
+        typer.echo("".join(difflib.unified_diff(
+            proposal.before.splitlines(keepends=True), proposal.after.splitlines(keepends=True),
+            str(proposal.path), f"{proposal.path} (proposed)")))  # fmt: skip
+    before, after = proposal.version
+    if not proposal.plan.changes_file:
+        typer.echo("\nnothing to change")
+    elif not written:
+        typer.echo("\nnothing written: run again with --write to apply")
+    else:
+        bump = f"version {before} -> {after}" if after else f"version {before}: bump it by hand"
+        typer.echo(f"\nwritten: {proposal.path} ({bump}); next: triage rules load")
 
 
 @app.command()

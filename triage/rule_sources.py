@@ -66,10 +66,10 @@ class RulePaths:
         return cls(rule_set or rules_dir / settings.rule_set, rules_dir / "vcop")
 
 
-def read_model(model: type[M], path: Path) -> M:
-    """One rule file, validated against its model."""
+def read_model(model: type[M], path: Path, text: str | None = None) -> M:
+    """One rule file, validated against its model; `text` the file's text as it would be."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text() if text is None else text)
     except FileNotFoundError:
         raise RulesError([f"{path}: missing"]) from None
     except tomllib.TOMLDecodeError as error:
@@ -96,8 +96,8 @@ def load_routing(path: Path) -> RoutingFile:
     return read_model(RoutingFile, path)
 
 
-def load_directory(path: Path) -> ProviderDirectory:
-    return read_model(ProviderDirectory, path)
+def load_directory(path: Path, text: str | None = None) -> ProviderDirectory:
+    return read_model(ProviderDirectory, path, text)
 
 
 def load_editions(folder: Path) -> tuple[Edition, ...]:
@@ -108,14 +108,18 @@ def load_editions(folder: Path) -> tuple[Edition, ...]:
     return tuple(sorted(editions, key=lambda e: e.in_force_from))
 
 
-def load_rule_set(folder: Path) -> RuleSet:
-    """A rule set's `routing.toml` and `providers.toml`, validated (shape only)."""
+def load_rule_set(folder: Path, directory_text: str | None = None) -> RuleSet:
+    """A rule set's `routing.toml` and `providers.toml`, validated (shape only);
+    `directory_text` a proposed `providers.toml` in place of the file's."""
     routing_path, directory_path = folder / "routing.toml", folder / "providers.toml"
     routing = load_routing(routing_path)
-    directory = load_directory(directory_path)
+    directory = load_directory(directory_path, directory_text)
     digest = hashlib.sha256()
     for path in (routing_path, directory_path):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        content = path.read_bytes()
+        if path == directory_path and directory_text is not None:
+            content = directory_text.encode()
+        digest.update(path.name.encode() + b"\0" + content + b"\0")
     return RuleSet(
         name=routing.rule_set,
         version=f"{routing.rule_set}@{routing.version}+providers@{directory.version}",
@@ -127,10 +131,10 @@ def load_rule_set(folder: Path) -> RuleSet:
     )
 
 
-def check_rule_set(folder: Path) -> CheckReport:
+def check_rule_set(folder: Path, directory_text: str | None = None) -> CheckReport:
     """Load a rule set and run every check of `triage rules check`; RulesError lists every
-    problem found."""
-    report = find_problems(load_rule_set(folder))
+    problem found. `directory_text`: check a proposed `providers.toml` before it is written."""
+    report = find_problems(load_rule_set(folder, directory_text))
     if report.problems:
         raise RulesError(report.problems)
     return report

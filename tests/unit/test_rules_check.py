@@ -95,6 +95,22 @@ class TestRefusals:
         )
         assert "provider 'core-general' field areas: unknown area 'nottingham'" in problems(rules)
 
+    def test_one_directory_service_on_two_providers_is_refused(self, rules):
+        for code in ("da-idva", "da-outreach"):
+            line = f'code = "{code}"\n'
+            edit(
+                rules / "providers.toml", line, f'{line}oruk_id = "5a1e0000-0000-4000-8000-0005"\n'
+            )
+        assert (
+            "provider 'da-outreach' field oruk_id: the same service as provider 'da-idva' "
+            "(one entry per service)"
+        ) in problems(rules)
+
+    def test_a_directory_link_that_is_not_a_web_address_is_refused(self, rules):
+        edit(rules / "providers.toml", 'code = "da-idva"\n',
+             'code = "da-idva"\nurl = "ftp://da-idva.example.org"\n')  # fmt: skip
+        assert "provider 'da-idva' field url: String should match pattern" in problems(rules)
+
     def test_broken_toml_names_the_file(self, rules):
         (rules / "routing.toml").write_text("version = \n")
         assert "routing.toml: not valid TOML" in problems(rules)

@@ -12,7 +12,7 @@ from triage.errors import Conflict, Forbidden, InvalidInput, NotFound
 from triage.lifecycle.codes import Role
 from triage.providers import repository
 from triage.providers.models import Provider
-from triage.routing.rules import ProviderDirectory, ProviderEntry
+from triage.routing.rules import FILE_ONLY_FIELDS, ProviderDirectory, ProviderEntry
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def sync_directory(session: Session, *, directory: ProviderDirectory, now: datet
     existing = {p.code: p for p in repository.all_providers(session)}
     report = LoadReport([], [], [])
     for entry in directory.providers:
-        values = entry.model_dump(mode="json", exclude={"accepting", "capacity"})
+        values = entry.model_dump(mode="json", exclude={"accepting", "capacity", *FILE_ONLY_FIELDS})
         provider = existing.get(entry.code)
         if provider is None:
             repository.add(

@@ -77,10 +77,18 @@ def _reference_problems(
             f"differ from routing.toml's {sorted(areas)}"
         )
     seen: set[str] = set()
+    listed: dict[str, str] = {}
     for provider in directory.providers:
         if provider.code in seen:
             yield f"{providers_file}: provider {provider.code!r}: code used twice"
         seen.add(provider.code)
+        if provider.oruk_id is not None:
+            if provider.oruk_id in listed:
+                yield (
+                    f"{providers_file}: provider {provider.code!r} field oruk_id: the same "
+                    f"service as provider {listed[provider.oruk_id]!r} (one entry per service)"
+                )
+            listed.setdefault(provider.oruk_id, provider.code)
         for area in sorted(set(provider.areas) - areas):
             yield f"{providers_file}: provider {provider.code!r} field areas: unknown area {area!r}"
     if routing.fallback is not None and routing.fallback not in codes:

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from triage.bounds import Text
+from triage.bounds import Line, LongText, Text
 from triage.lifecycle.codes import VULNERABILITY_FLAGS, Channel, CrimeType, HateStrand, Need
 
 RISK_CONDITIONS = ("standard", "medium", "high", "none")
@@ -91,6 +91,27 @@ class ProviderEntry(BaseModel):
         return value
 
 
+# Where an entry came from in an Open Referral UK directory: the service's id, and the
+# service's own description, contact email and web page, as the directory published them.
+WEB_ADDRESS = r"^https?://[^\s]+$"
+
+
+class DirectoryEntry(ProviderEntry):
+    """A `[[providers]]` entry as the file holds it: the entry, and where it came from.
+
+    The fields below are the file's only (`triage providers import-oruk` keeps them, matched
+    by `oruk_id`); the database and the API hold the `ProviderEntry` itself."""
+
+    oruk_id: Annotated[str, StringConstraints(min_length=1, max_length=200), Line] | None = None
+    description: LongText | None = None
+    email: EmailStr | None = None
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=WEB_ADDRESS)] | None = None
+
+
+# The fields of the file's entry that the database does not hold.
+FILE_ONLY_FIELDS = frozenset(DirectoryEntry.model_fields) - frozenset(ProviderEntry.model_fields)
+
+
 class ProviderDirectory(BaseModel):
     """The whole `providers.toml` of one rule set."""
 
@@ -99,7 +120,7 @@ class ProviderDirectory(BaseModel):
     version: str
     rule_set: str
     areas: Annotated[list[str], Field(min_length=1)]
-    providers: list[ProviderEntry]
+    providers: list[DirectoryEntry]
 
     @field_validator("areas")
     @classmethod

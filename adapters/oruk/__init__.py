@@ -1,0 +1,1 @@
+"""Open Referral UK (HSDS 3, UK profile 3.0): the provider directory's reader."""
