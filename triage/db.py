@@ -3,15 +3,19 @@
 SQLite is the embedded default: WAL, a busy timeout, `BEGIN IMMEDIATE` and a single pooled
 connection, so writers queue in the pool instead of failing with "database is locked"
 (DESIGN 2: 16 concurrent writers measured p99 ~1 s with a pool, ~110 ms with one).
-PostgreSQL is the production database.
+PostgreSQL is the production database: a connection that cannot be opened in
+`CONNECT_TIMEOUT` seconds fails, and `unreachable` tells such failures from other errors
+(the edge answers them 503, ADR 14).
 """
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, text
+import psycopg
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, exc, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +30,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Seconds to open a PostgreSQL connection, then fail (psycopg waits 130 s by default, so a
+# request would outlive any client's patience; libpq takes 2 at least).
+CONNECT_TIMEOUT = 5
+# SQLSTATEs of a connection that is gone or cannot be had now: class 08 (connection
+# exception), 57P01-57P03 (the server shutting down, crashed, starting up).
+GONE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,8 +82,17 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
     """An engine configured for the database behind `url`."""
     if not is_sqlite(url):
         # No pre-ping: a checkout costs no extra round trip; connections are recycled
-        # hourly instead, and a broken one fails its request and leaves the pool.
-        return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=3600)
+        # hourly instead, and a broken one fails its request (503) and leaves the pool, and
+        # with it every connection opened before it (SQLAlchemy invalidates the pool on a
+        # disconnect): after a database restart, the first request to meet a connection it
+        # ended fails, not one per pooled connection (ADR 14, tests/faults).
+        return create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_recycle=3600,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
     engine = create_engine(
         url,
         pool_size=1,
@@ -120,3 +139,57 @@ def ping(engine: Engine) -> None:
     """Raise unless the database answers a trivial query."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def unreachable(error: BaseException) -> str | None:
+    """Whether `error` (or what raised it) says the database could not be reached, rather
+    than that it refused a statement: a lost or refused connection, a connect that timed
+    out, a server shutting down or starting up, no free connection in the pool, SQLite's
+    file held by another writer past the busy timeout. Answers what happened for a log line
+    (the kinds and the SQLSTATE, never the error's text, which can hold a statement's
+    parameters), or None for any other error."""
+    current: BaseException | None = error
+    for _ in range(5):  # the error, then what it was raised from or while handling
+        if current is None:
+            return None
+        why = _why_unreachable(current)
+        if why is not None:
+            return f"{type(error).__name__} ({why})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _why_unreachable(error: BaseException) -> str | None:
+    if isinstance(error, exc.TimeoutError):
+        return "no free connection in the pool"
+    if isinstance(error, exc.DisconnectionError):
+        return "connection lost"
+    driver: BaseException | None = error
+    if isinstance(error, exc.DBAPIError):
+        driver = error.orig
+        if error.connection_invalidated:
+            return f"connection lost: {_kind(driver)}"
+        if isinstance(error, exc.InterfaceError):
+            return f"interface: {_kind(driver)}"
+    if isinstance(driver, psycopg.InterfaceError):
+        return f"interface: {_kind(driver)}"
+    if isinstance(driver, psycopg.OperationalError):
+        state = driver.sqlstate
+        # No SQLSTATE: psycopg's own (connection refused or timed out, server closed it).
+        if state is None or state.startswith(GONE_SQLSTATES):
+            return _kind(driver)
+        return None
+    if isinstance(driver, sqlite3.OperationalError):
+        code = getattr(driver, "sqlite_errorcode", None)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return _kind(driver)
+    return None
+
+
+def _kind(error: BaseException | None) -> str:
+    """A driver error's class and SQLSTATE: what it was, not what it said."""
+    if error is None:
+        return "no driver error"
+    state = getattr(error, "sqlstate", None)
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    return f"{name} {state}" if state else name

@@ -4,6 +4,9 @@
 - A 422 names the field and the problem and never echoes what was sent (it may hold a
   victim's name): pydantic's `input`, `ctx` and `url` are dropped, and its messages are kept
   only where they describe the rule, not the value.
+- A database that cannot be reached (down, restarting, a pooled connection it dropped, no
+  free connection) answers 503 with `Retry-After`: the request did nothing, and the same
+  request again (an intake retry with its `Idempotency-Key`) is safe. Logged as one line.
 - An error nobody planned for answers a plain 500 and is logged by type and route, without
   its message (an exception's text can hold the body it failed on).
 """
@@ -18,7 +21,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from triage.db import unreachable
+
 MAX_BODY = 1024 * 1024  # bytes
+# Seconds a client is asked to wait when the database is unavailable: about what a
+# PostgreSQL restart or fail-over takes.
+RETRY_AFTER = 5
+UNAVAILABLE = "the database is unavailable: try again shortly"
 log = logging.getLogger("triage.edge")
 
 # pydantic error types whose message quotes the value sent; answered in these words instead.
@@ -56,7 +65,8 @@ def request_invalid(request: Request, error: RequestValidationError) -> JSONResp
 class Unexpected:
     """An error nobody planned for: a plain 500 (if nothing was sent yet), logged by kind
     and route with the frames' places, never the error's text, and not raised further (the
-    server would log it whole)."""
+    server would log it whole). A database that cannot be reached is no bug: 503 with
+    `Retry-After`, logged as one line (kind and route; the frames would say nothing new)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -77,6 +87,17 @@ class Unexpected:
             await self.app(scope, receive, noting)
         except Exception as error:
             route = getattr(scope.get("route"), "path", "unmatched")
+            cause = unreachable(error)
+            if cause is not None:
+                log.warning("database unavailable: %s on %s %s", cause, scope["method"], route)
+                if not started:
+                    answer = JSONResponse(
+                        {"detail": UNAVAILABLE},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER)},
+                    )
+                    await answer(scope, receive, send)
+                return
             frames = "".join(traceback.format_tb(error.__traceback__))
             log.error("unhandled %s on %s %s\n%s", type(error).__name__, scope["method"],
                       route, frames)  # fmt: skip
