@@ -77,7 +77,7 @@ test: install-test assets browser postgres
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/triage rules check
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" --durations=15
 	$(MAKE) --no-print-directory contract
 
 # Every ../shared/contract/check_*.py, each against a fresh SQLite file and a fresh
@@ -87,8 +87,12 @@ contract: install
 	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run_contract.py $(CONTRACT_DIR) --pg-admin-url $(PG_ADMIN_URL); \
 	else echo "no $(CONTRACT_DIR): contract checks skipped"; fi
 
+# The slow tier: long property runs, load tests, schemathesis with a large budget (its
+# stateful run included), arbitrary bytes to every route.
 test-slow: install-test assets browser postgres
-	$(BIN)/pytest -q -m slow
+	SCHEMATHESIS_EXAMPLES=200 $(BIN)/pytest -q -m slow
+	SCHEMATHESIS_EXAMPLES=100 $(BIN)/pytest -q -s tests/api/test_schemathesis.py
+	ANY_BYTES_EXAMPLES=200 $(BIN)/pytest -q -s tests/api/test_hostile.py -k AnyBytes
 
 lint: install-test
 	$(BIN)/ruff check triage adapters tests benchmarks
