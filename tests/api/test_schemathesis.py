@@ -57,6 +57,9 @@ ANSWERS: Counter[int] = Counter()
 schema = schemathesis.openapi.from_dict(
     create_app(Settings(database_url="sqlite:////nonexistent/schema.db", scheduler=False)).openapi()
 )
+# The coverage phase (boundary values of every field and parameter, the undeclared methods)
+# is the most telling and the most costly: every run takes it unless SCHEMATHESIS_COVERAGE=0.
+schema.config.phases.coverage.enabled = os.environ.get("SCHEMATHESIS_COVERAGE", "1") != "0"
 
 
 @pytest.fixture
