@@ -15,8 +15,8 @@ CHROMIUM := /usr/bin/chromium
 DEMO_REFERRALS ?= 6000
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 
-.PHONY: run test test-slow lint contract bench bench-reports bench-pages install install-test \
-	postgres assets browser screenshots
+.PHONY: run test test-slow lint contract bench bench-reports bench-pages bench-throttle \
+	install install-test postgres assets browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,8 @@ test: install-test assets browser postgres
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/triage rules check
-	$(BIN)/pytest -q -m "not slow" --durations=15
+	$(BIN)/pytest -q -m "not slow and not serial" -n 2 --durations=15
+	$(BIN)/pytest -q -m "serial and not slow"
 	$(MAKE) --no-print-directory contract
 
 # Every ../shared/contract/check_*.py, each against a fresh SQLite file and a fresh
@@ -91,7 +92,7 @@ contract: install
 # stateful run included), arbitrary bytes to every route.
 test-slow: install-test assets browser postgres
 	SCHEMATHESIS_EXAMPLES=200 $(BIN)/pytest -q -m slow
-	SCHEMATHESIS_EXAMPLES=100 $(BIN)/pytest -q -s tests/api/test_schemathesis.py
+	SCHEMATHESIS_EXAMPLES=100 SCHEMATHESIS_COVERAGE=1 $(BIN)/pytest -q -s tests/api/test_schemathesis.py
 	ANY_BYTES_EXAMPLES=200 $(BIN)/pytest -q -s tests/api/test_hostile.py -k AnyBytes
 
 lint: install-test
@@ -116,3 +117,8 @@ bench-pages: install-test assets postgres
 # long: the fill runs at about 1,000-1,500 referrals/s on 2 cores; see benchmarks/README.md).
 bench-reports: install-test postgres
 	$(BIN)/python benchmarks/reports.py
+
+# A referral read's p95 while 16 clients send wrong passwords (one address, then a botnet of
+# addresses), with password_checks 2 and 1 and with the throttle off; about 9 minutes.
+bench-throttle: install-test postgres
+	$(BIN)/python benchmarks/throttle.py

@@ -46,11 +46,14 @@ BEFORE = 20  # referrals answered before the stop
 AFTER = 20  # and after /readyz answers 200 again
 DOWN = 2.0  # seconds the cluster stays down (at least), /readyz asked all along
 
-pytestmark = pytest.mark.skipif(
-    local_cluster() is None,
-    reason="stops the machine's own PostgreSQL cluster: needs Debian's pg_ctlcluster, root "
-    "or postgres, and TRIAGE_TEST_PG_ADMIN_URL on 127.0.0.1:5432",
-)
+pytestmark = [
+    pytest.mark.serial,  # it stops the shared cluster: nothing else may run meanwhile
+    pytest.mark.skipif(
+        local_cluster() is None,
+        reason="stops the machine's own PostgreSQL cluster: needs Debian's pg_ctlcluster, root "
+        "or postgres, and TRIAGE_TEST_PG_ADMIN_URL on 127.0.0.1:5432",
+    ),
+]
 
 
 @contextmanager

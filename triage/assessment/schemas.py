@@ -5,7 +5,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from triage.bounds import INT_MAX
 from triage.lifecycle.codes import ConsentMethod, Need, RiskLevel
 
 
@@ -50,11 +49,11 @@ class AssessmentBody(Strict):
 
 
 class AssessmentUpdate(AssessmentBody):
-    version: Annotated[int, Field(ge=1, le=INT_MAX)]
+    version: Annotated[int, Field(ge=1)]
 
 
 class ConsentUpdate(Consent):
-    version: Annotated[int, Field(ge=1, le=INT_MAX)]
+    version: Annotated[int, Field(ge=1)]
 
 
 class RiskRead(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from triage.assessment.schemas import AssessmentRead
-from triage.bounds import INT_MAX, Day, Line, LongText, Moment, Text
+from triage.bounds import Day, Line, LongText, Moment, Text
 from triage.lifecycle.codes import (
     AnswerReason,
     AttemptOutcome,
@@ -38,7 +38,9 @@ Postcode = Annotated[
         pattern=r"(?i)^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$",
     ),
 ]
-Version = Annotated[int, Field(ge=1, le=INT_MAX, description="the referral's version as last read")]
+# Unbounded above: a version no referral has reached is simply stale (409), and it is
+# compared in Python, never sent to the database.
+Version = Annotated[int, Field(ge=1, description="the referral's version as last read")]
 # A referral's reference, as read out on the phone: VR-26-7K3M9QXD.
 REFERENCE = r"^(?i:VR-\d{2}-[2-9A-HJ-NP-Z]{8})$"
 
