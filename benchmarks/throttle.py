@@ -270,6 +270,7 @@ class Bench:
                 target=attack,
                 args=(server.port, self.args.attackers, phase.name == "botnet", tag, stop,
                       counts, results),
+                daemon=True,  # ends with us, however we end
             )  # fmt: skip
             attacker.start()
             if phase.name == "one address" and phase.config != "off":
@@ -517,6 +518,9 @@ def main() -> int:
         if server is not None:
             print(f"--- server log:\n{server.log_tail()}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt as stopped:
+        print(f"stopped ({stopped or 'Ctrl-C'}): no figures", file=sys.stderr)
+        return 130
     finally:
         if server is not None:
             server.stop()
