@@ -76,7 +76,8 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, scheduler=False)
+    # Refusals held briefly, not the second a service holds them: the suite has many.
+    return Settings(database_url=database_url, scheduler=False, sign_in_refusal_hold_seconds=0.05)
 
 
 @pytest.fixture

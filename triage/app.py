@@ -14,6 +14,7 @@ from adapters.notifications.smtp import SmtpNotifier
 from triage import openapi
 from triage.auth import service as auth_service
 from triage.auth.api import router as auth_router
+from triage.auth.gate import SignInGate
 from triage.config import Settings, get_settings
 from triage.db import make_engine, make_session_factory, ping
 from triage.deadlines.api import router as alerts_router
@@ -90,6 +91,7 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
+            app.state.sign_in_gate.close()
 
     app = FastAPI(
         title="Victim referral triage and routing",
@@ -112,7 +114,9 @@ def create_app(
     app.state.clock = clock
     app.state.rules = rules
     app.state.authenticate = auth_service.authenticate
-    auth_service.limit_password_checks(settings.password_checks)
+    app.state.sign_in_gate = SignInGate(
+        checks=settings.password_checks, hold=settings.sign_in_refusal_hold_seconds
+    )
     for router in (
         auth_router,
         referrals_router,

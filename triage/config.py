@@ -24,12 +24,15 @@ class Settings(BaseSettings):
     session_idle_hours: float = 8.0
     # Sign-in throttling (DESIGN 12): this many failures in the window for a username, or
     # (higher: a whole unit may sit behind one address) from an address, and sign-in answers
-    # 429 until the window has passed; and how many password checks (argon2, about 0.4 s of
-    # CPU each) one process runs at once.
+    # 429 until the window has passed, each refusal held this long before it is answered (a
+    # client ignoring Retry-After sends a few a second, not hundreds); and how many password
+    # checks (argon2, about 0.2 s of CPU each) one process runs at once: the cores less one,
+    # at least one (benchmarks/README.md, sign-in throttling).
     sign_in_failures: int = 5
     sign_in_address_failures: int = 20
     sign_in_window_minutes: float = 15.0
-    password_checks: int = 2
+    sign_in_refusal_hold_seconds: float = 1.0
+    password_checks: int = 1
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.

@@ -2,11 +2,14 @@
 one address, sign-in answers 429 with Retry-After, even with the right password, until the
 window has passed; the failures are kept in the database, so every replica agrees."""
 
+import os
+import threading
+import time
 import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.support import PASSWORD, FakeClock
 from tests.web.browser import PAGE_BASE, forms_of, text_of
@@ -76,20 +79,73 @@ def test_one_address_trying_many_usernames_is_locked_after_20(
 
 
 def test_password_checks_at_once_are_bounded(
-    client: TestClient, session_factory: Any, clock: FakeClock, monkeypatch: Any
+    client: TestClient, session_factory: Any, clock: FakeClock
 ) -> None:
-    from triage.auth import service
-
     name = user(session_factory, clock)
-    monkeypatch.setattr(service, "WAIT_FOR_A_CHECK", 0.05)
-    held = [service.PASSWORD_CHECKS.acquire(timeout=1) for _ in range(2)]  # both slots busy
+    gate = client.app.state.sign_in_gate  # type: ignore[attr-defined]
+    gate.wait = 0.05
+    slots = client.portal.call(gate.slots_here)
+    holders = [object() for _ in range(int(slots.total_tokens))]
+    for holder in holders:  # every slot busy, as if other sign-ins were being checked
+        client.portal.call(slots.acquire_on_behalf_of, holder)
     try:
         busy = token(client, name, PASSWORD)
     finally:
-        for _ in held:
-            service.PASSWORD_CHECKS.release()
+        for holder in holders:
+            client.portal.call(slots.release_on_behalf_of, holder)
     assert busy.status_code == 429 and "Retry-After" in busy.headers
+    assert "too many sign-ins at once" in busy.json()["detail"]
     assert token(client, name, PASSWORD).status_code == 200
+
+
+def test_a_lockout_is_then_refused_from_memory_without_reading_the_database(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    name = user(session_factory, clock)
+    for _ in range(5):
+        token(client, name, "wrong-password")
+    assert token(client, name, PASSWORD).status_code == 429  # the database says so
+    with session_factory() as session:  # another replica's clean-up: this one remembers
+        session.execute(delete(SignInFailure))
+        session.commit()
+    again = token(client, name, PASSWORD)
+    assert again.status_code == 429
+    assert 0 < int(again.headers["Retry-After"]) <= 15 * 60
+    clock.advance(minutes=15, seconds=1)  # the lockout ends in memory as in the database
+    assert token(client, name, PASSWORD).status_code == 200
+
+
+def test_a_refusal_is_held_before_it_is_answered(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    gate = client.app.state.sign_in_gate  # type: ignore[attr-defined]
+    gate.hold = 0.3
+    name = user(session_factory, clock)
+    for _ in range(5):
+        token(client, name, "wrong-password")
+    started = time.perf_counter()
+    assert token(client, name, PASSWORD).status_code == 429
+    assert time.perf_counter() - started >= 0.3  # a tight loop gets about 3 refusals a second
+
+
+def test_the_password_is_checked_on_a_low_priority_thread(
+    client: TestClient, session_factory: Any, clock: FakeClock, monkeypatch: Any
+) -> None:
+    from triage.auth import gate as gate_module
+
+    seen: list[tuple[str, int]] = []
+    verify = gate_module.verify_password
+
+    def watched(password_hash: str | None, password: str) -> bool:
+        thread = threading.current_thread().name
+        seen.append((thread, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(gate_module, "verify_password", watched)
+    name = user(session_factory, clock)
+    assert token(client, name, PASSWORD).status_code == 200
+    [(thread, nice)] = seen
+    assert thread.startswith("password-check") and nice == 19
 
 
 def test_the_sign_in_page_says_so(

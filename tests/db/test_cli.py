@@ -85,9 +85,13 @@ class TestUserChanges:
     pages, so a disabled user's token stops at once."""
 
     def test_list_disable_enable_and_reset(self, url: str) -> None:
+        import asyncio
         from datetime import UTC, datetime, timedelta
 
+        from sqlalchemy.orm import Session
+
         from triage.auth import service as auth_service
+        from triage.auth.gate import SignInGate
         from triage.db import session_factory_for, transaction
         from triage.errors import NotAuthenticated
 
@@ -95,10 +99,21 @@ class TestUserChanges:
                       TRIAGE_PASSWORD="first-password").returncode == 0  # fmt: skip
         factory = session_factory_for(url)
         now = datetime.now(UTC)
-        with transaction(factory) as session:
-            attempt = auth_service.Attempt("k.ward", "first-password", "test", now)
-            token, _ = auth_service.issue_token(session, attempt=attempt,
+
+        def sign_in(password: str) -> str:
+            def issue(session: Session, found: auth_service.Found) -> str:
+                return auth_service.issue_token(session, found, now=now,
                                                 lifetime=timedelta(hours=1))  # fmt: skip
+
+            attempt = auth_service.Attempt("k.ward", password, "test", now)
+            with factory() as session:  # sign-in ends its own transactions
+                token = asyncio.run(
+                    auth_service.sign_in(session, attempt=attempt, gate=SignInGate(), open_=issue)
+                )
+                session.commit()
+            return token
+
+        token = sign_in("first-password")
         listed = triage("user", "list", url=url)
         assert listed.returncode == 0
         assert any(line.split()[:2] == ["k.ward", "triage"] and line.endswith("active")
@@ -114,10 +129,7 @@ class TestUserChanges:
         reset = triage("user", "reset-password", "k.ward", url=url,
                        TRIAGE_PASSWORD="second-password")  # fmt: skip
         assert reset.returncode == 0
-        with transaction(factory) as session:
-            attempt = auth_service.Attempt("k.ward", "second-password", "test", now)
-            assert auth_service.issue_token(session, attempt=attempt,
-                                            lifetime=timedelta(hours=1))  # fmt: skip
+        assert sign_in("second-password")
 
     def test_an_unknown_user_is_named(self, url: str) -> None:
         done = triage("user", "disable", "nobody-here", url=url)

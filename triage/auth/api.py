@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from triage.auth import service
 from triage.config import Settings
@@ -42,7 +43,7 @@ class TokenRead(BaseModel):
     response_model=TokenRead,
     responses={429: {"description": "too many failed sign-ins: see Retry-After"}},
 )
-def sign_in(
+async def sign_in(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: DbSession,
@@ -52,16 +53,18 @@ def sign_in(
 ) -> TokenRead:
     """Exchange a username and password for a bearer token (8 hours by default). After 5
     failures in 15 minutes for a username, or 20 from an address: 429 with Retry-After."""
-    attempt = sign_in_attempt(request, settings, form.username, form.password, now)
-    try:
-        token, expires_at = service.issue_token(
-            session, attempt=attempt, lifetime=timedelta(hours=settings.token_hours)
+    lifetime = timedelta(hours=settings.token_hours)
+
+    def issue(session: Session, found: service.Found) -> TokenRead:
+        token = service.issue_token(session, found, now=now, lifetime=lifetime)
+        return TokenRead(
+            access_token=token, expires_at=(now + lifetime).isoformat(), role=found.role.value
         )
-    except NotAuthenticated:
-        service.note_failure(session, attempt)
-        raise
-    role = service.caller_for_token(session, token=token, now=now).role
-    return TokenRead(access_token=token, expires_at=expires_at.isoformat(), role=role.value)
+
+    attempt = sign_in_attempt(request, settings, form.username, form.password, now)
+    return await service.sign_in(
+        session, attempt=attempt, gate=request.app.state.sign_in_gate, open_=issue
+    )
 
 
 @router.delete("/token", status_code=status.HTTP_204_NO_CONTENT)

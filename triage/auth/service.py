@@ -1,22 +1,25 @@
 """Users and tokens: sign-in (throttled), the caller behind a token, revocation."""
 
-import math
 import secrets
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from triage.audit import service as audit
 from triage.auth import repository
+from triage.auth.gate import LockedOut, SignInGate, locked_out_message
 from triage.auth.models import PageSession, SignInFailure, Token, User
-from triage.auth.passwords import hash_password, new_token, token_digest, verify_password
+from triage.auth.passwords import hash_password, new_token, token_digest
 from triage.caller import Caller, require_role
 from triage.errors import InvalidInput, NotAuthenticated, NotFound, Throttled
 from triage.lifecycle.codes import Role
 from triage.providers import repository as provider_repository
+
+T = TypeVar("T")
 
 
 def add_user(
@@ -75,35 +78,66 @@ class Attempt:
         text = self.username.replace("\x00", "").encode("utf-8", "replace").decode()
         return text.strip().lower()[:100]
 
-
-# At most this many argon2 checks run at once in a process (set from the settings by the
-# app): failed sign-ins cannot take every core from the people working.
-PASSWORD_CHECKS = threading.BoundedSemaphore(2)
-WAIT_FOR_A_CHECK = 10.0  # seconds; then 429
-
-
-def limit_password_checks(at_once: int) -> None:
-    global PASSWORD_CHECKS
-    PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, at_once))
+    @property
+    def keys(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """What the throttle counts failures by: the username, and the address."""
+        return ("username", self.username_key), ("address", self.address[:64])
 
 
-def _signed_in(session: Session, attempt: Attempt) -> User:
-    """The active user with this password; the same answer whichever of the two was wrong.
-    Throttled first (429), before any password is checked."""
-    _check_throttle(session, attempt)
-    if "\x00" in attempt.username or "\x00" in attempt.password:
-        raise NotAuthenticated("incorrect username or password")
-    user = repository.user_named(session, attempt.username)
-    if not PASSWORD_CHECKS.acquire(timeout=WAIT_FOR_A_CHECK):
-        raise Throttled("too many sign-ins at once: try again shortly", retry_after=2)
+@dataclass(frozen=True)
+class Found:
+    """The user a sign-in names, as the password check needs it (no open transaction)."""
+
+    user_id: int
+    password_hash: str
+    role: Role
+    active: bool
+
+
+async def sign_in(
+    session: Session, *, attempt: Attempt, gate: SignInGate, open_: Callable[[Session, Found], T]
+) -> T:
+    """Check the password and `open_` a token or session for the user; the same answer
+    whichever of the two was wrong (NotAuthenticated, the failure kept). Throttled first
+    (429): from the gate's memory, else the database, before any password is checked; no
+    thread or connection is held while waiting for a password check."""
     try:
-        valid = verify_password(user.password_hash if user else None, attempt.password)
+        gate.known_lockout(attempt.keys, attempt.now)
+        found = await to_thread.run_sync(_before_the_check, session, attempt, gate)
+        valid = await gate.verify(found.password_hash if found else None, attempt.password)
+        if found is None or not valid or not found.active:
+            await to_thread.run_sync(note_failure, session, attempt)
+            raise NotAuthenticated("incorrect username or password")
+        return await to_thread.run_sync(_signed_in, session, attempt, found, open_)
+    except Throttled as refusal:
+        raise await gate.refuse(refusal) from None
+
+
+def _before_the_check(session: Session, attempt: Attempt, gate: SignInGate) -> Found | None:
+    """The throttle's answer (LockedOut, remembered by the gate) and the user named, read in
+    a transaction ended at once: the password check may wait."""
+    try:
+        _check_throttle(session, attempt)
+        if "\x00" in attempt.username or "\x00" in attempt.password:
+            return None
+        user = repository.user_named(session, attempt.username)
+        return (
+            None
+            if user is None
+            else Found(user.id, user.password_hash, Role(user.role), user.active)
+        )
+    except LockedOut as lockout:
+        gate.remember(lockout, attempt.now)
+        raise
     finally:
-        PASSWORD_CHECKS.release()
-    if user is None or not valid or not user.active:
-        raise NotAuthenticated("incorrect username or password")
+        session.rollback()
+
+
+def _signed_in(
+    session: Session, attempt: Attempt, found: Found, open_: Callable[[Session, Found], T]
+) -> T:
     repository.clear_failures(session, username_key=attempt.username_key)
-    return user
+    return open_(session, found)
 
 
 def _check_throttle(session: Session, attempt: Attempt) -> None:
@@ -111,13 +145,16 @@ def _check_throttle(session: Session, attempt: Attempt) -> None:
     by_name, by_address = repository.failure_times(
         session, username_key=attempt.username_key, address=attempt.address, since=since
     )
-    for times, limit in ((by_name, attempt.failures), (by_address, attempt.address_failures)):
+    name_key, address_key = attempt.keys
+    for key, times, limit in (
+        (name_key, by_name, attempt.failures),
+        (address_key, by_address, attempt.address_failures),
+    ):
         if len(times) >= limit:
             # Open again once fewer than `limit` remain inside the window.
             until = sorted(times, reverse=True)[limit - 1] + attempt.window
-            seconds = math.ceil((until - attempt.now).total_seconds())
-            raise Throttled(
-                f"too many failed sign-ins: try again in {seconds} seconds", retry_after=seconds
+            raise LockedOut(
+                locked_out_message(until, attempt.now), key=key, until=until, now=attempt.now
             )
 
 
@@ -136,23 +173,20 @@ def note_failure(session: Session, attempt: Attempt) -> None:
     session.commit()
 
 
-def issue_token(session: Session, *, attempt: Attempt, lifetime: timedelta) -> tuple[str, datetime]:
-    """Check the password and issue a new bearer token with its expiry."""
-    user = _signed_in(session, attempt)
-    now = attempt.now
+def issue_token(session: Session, found: Found, *, now: datetime, lifetime: timedelta) -> str:
+    """A new bearer token for a signed-in user, current until `now + lifetime`."""
     token = new_token()
-    expires_at = now + lifetime
     repository.add_token(
         session,
         Token(
             token_hash=token_digest(token),
-            user_id=user.id,
+            user_id=found.user_id,
             created_at=now,
-            expires_at=expires_at,
+            expires_at=now + lifetime,
             revoked_at=None,
         ),
     )
-    return token, expires_at
+    return token
 
 
 def authenticate(
@@ -198,17 +232,15 @@ class SignedIn:
     csrf_token: str
 
 
-def start_session(session: Session, *, attempt: Attempt) -> str:
-    """Check the password and open a page session; answers the cookie's token (random,
-    kept only as its digest)."""
-    user = _signed_in(session, attempt)
-    now = attempt.now
+def start_session(session: Session, found: Found, *, now: datetime) -> str:
+    """Open a page session for a signed-in user; answers the cookie's token (random, kept
+    only as its digest)."""
     token = new_token()
     repository.add_session(
         session,
         PageSession(
             token_hash=token_digest(token),
-            user_id=user.id,
+            user_id=found.user_id,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
@@ -228,14 +260,6 @@ def signed_in(session: Session, *, token: str, now: datetime, idle: timedelta) -
     if now - page_session.last_seen_at > SEEN_EVERY:
         page_session.last_seen_at = now
     return SignedIn(_caller(row), page_session.csrf_token)
-
-
-def caller_role(session: Session, *, username: str) -> Role:
-    """A user's role (to send them to their home page once signed in)."""
-    user = repository.user_named(session, username)
-    if user is None:
-        raise NotFound(f"no user {username!r}")
-    return Role(user.role)
 
 
 def end_session(session: Session, *, token: str, now: datetime) -> None:

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from triage.auth import service as auth_service
 from triage.auth.api import sign_in_attempt
 from triage.deps import AppSettings, DbSession, Now
 from triage.errors import NotAuthenticated, Throttled
+from triage.lifecycle.codes import Role
 from triage.web.forms import Problem
 from triage.web.pages import (
     HOMES,
@@ -72,7 +74,7 @@ def _form(
 
 
 @router.post("/sign-in")
-def sign_in(
+async def sign_in(
     request: Request,
     session: DbSession,
     now: Now,
@@ -96,11 +98,15 @@ def sign_in(
     if problems:
         return _form(request, next_url=next_url, username=username, problems=problems)
     attempt = sign_in_attempt(request, settings, username.strip(), password, now)
+
+    def open_session(session: Session, found: auth_service.Found) -> tuple[str, Role]:
+        return auth_service.start_session(session, found, now=now), found.role
+
     try:
-        token = auth_service.start_session(session, attempt=attempt)
-        role = auth_service.caller_role(session, username=username.strip())
+        token, role = await auth_service.sign_in(
+            session, attempt=attempt, gate=request.app.state.sign_in_gate, open_=open_session
+        )
     except NotAuthenticated:
-        auth_service.note_failure(session, attempt)
         problem = Problem("username", "Enter a correct username and password")
         return _form(request, next_url=next_url, username=username, problems=[problem])
     except Throttled as throttled:
