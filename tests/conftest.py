@@ -8,6 +8,7 @@ PostgreSQL is reached at TRIAGE_TEST_PG_ADMIN_URL (default: the machine's local 
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -75,9 +76,14 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # Refusals held briefly, not the second a service holds them: the suite has many.
-    return Settings(database_url=database_url, scheduler=False, sign_in_refusal_hold_seconds=0.05)
+    return Settings(
+        database_url=database_url,
+        scheduler=False,
+        sign_in_refusal_hold_seconds=0.05,
+        imports_dir=tmp_path / "imports",
+    )
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -36,6 +37,9 @@ from triage.errors import (
     NotFound,
     Throttled,
 )
+from triage.imports.api import router as imports_router
+from triage.imports.feed import FeedReader
+from triage.imports.jobs import Jobs
 from triage.metrics import Metrics, MetricsMiddleware
 from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
@@ -86,12 +90,14 @@ def create_app(
                 notifier=make_notifier(settings),
             )
             scheduler.start()
+        app.state.import_jobs.start()
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
             app.state.sign_in_gate.close()
+            app.state.import_jobs.stop()
 
     app = FastAPI(
         title="Victim referral triage and routing",
@@ -117,8 +123,12 @@ def create_app(
     app.state.sign_in_gate = SignInGate(
         checks=settings.password_checks, hold=settings.sign_in_refusal_hold_seconds
     )
+    app.state.import_jobs = Jobs(
+        session_factory, rules, settings, clock, make_reader=make_feed_reader
+    )
     for router in (
         auth_router,
+        imports_router,
         referrals_router,
         providers_router,
         alerts_router,
@@ -126,7 +136,9 @@ def create_app(
     ):
         app.include_router(router)
     app.add_middleware(Unexpected)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(
+        BodyLimit, larger={"/api/imports/police-feed": settings.import_max_mb * 1024 * 1024}
+    )
     add_pages(app, settings)
     _add_error_handlers(app)
     _add_health_routes(app)
@@ -148,6 +160,13 @@ def make_directory_reader() -> DirectoryReader:
     from adapters.oruk.reader import OrukReader  # loaded only by the command that reads one
 
     return OrukReader()
+
+
+def make_feed_reader(path: Path, mapping: Path | None = None) -> FeedReader:
+    """The reader of police feed files (CSV or JSON lines, a force's columns mapped)."""
+    from adapters.police_feed.reader import FeedFile
+
+    return FeedFile(path, mapping)
 
 
 def make_notifier(settings: Settings) -> Notifier:

@@ -21,6 +21,7 @@ from triage.caller import Caller
 from triage.config import get_settings
 from triage.db import session_factory_for, transaction
 from triage.errors import InvalidInput, NotFound
+from triage.imports import cli as import_cli
 from triage.lifecycle.codes import Role
 from triage.migrations import upgrade
 from triage.providers import directory_file
@@ -43,6 +44,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
 app.add_typer(providers_app, name="providers")
 app.add_typer(report_app, name="report")
+import_app = typer.Typer(help="Referrals in bulk: the police feed.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 class PersonRole(StrEnum):
@@ -316,6 +319,31 @@ def _show_import(proposal: directory_file.Proposal, *, written: bool, diff: bool
     else:
         bump = f"version {before} -> {after}" if after else f"version {before}: bump it by hand"
         typer.echo(f"\nwritten: {proposal.path} ({bump}); next: triage rules load")
+
+
+@import_app.command("police-feed")
+def import_police_feed(
+    file: Path = typer.Argument(..., help="CSV with a header row, or JSON lines (UTF-8)"),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help="TOML: our column = their column, and value maps for codes"
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="CSV of the rows not imported (default: FILE.rejects.csv)"
+    ),
+    acting_as: str = typer.Option(
+        auth_service.FEED_USER,
+        "--as",
+        help="the intake or triage user the audit names (police-feed: added the first time, "
+        "unable to sign in)",
+    ),
+) -> None:
+    """Import a police feed: each row validated as POST /api/referrals validates a body, and
+    given the same Victims' Code evaluation and audit. Rows whose crime reference is stored
+    already are counted, not added again. Exit status 3 when any row was rejected."""
+    from triage.app import make_feed_reader
+
+    import_cli.police_feed(file, mapping=mapping, rejects=rejects, acting_as=acting_as,
+                           make_reader=make_feed_reader)  # fmt: skip
 
 
 @app.command()

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     sign_in_window_minutes: float = 15.0
     sign_in_refusal_hold_seconds: float = 1.0
     password_checks: int = 1
+    # Police feed uploads (POST /api/imports/police-feed): kept here while their job runs
+    # (deleted when it ends), at most this large.
+    imports_dir: Path = PROJECT_ROOT / "var" / "imports"
+    import_max_mb: int = 512
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.

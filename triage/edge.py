@@ -106,17 +106,28 @@ class Unexpected:
                 await answer(scope, receive, send)
 
 
+class _TooLarge(Exception):
+    """An upload passed its limit while being read."""
+
+
 class BodyLimit:
     """413 for a body over `limit` bytes: a declared Content-Length is refused unread, a
     streamed body once it passes the limit (it is held, at most `limit` bytes, then passed on)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}  # a path's own limit (an upload's)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
+            return
+        limit = self.larger.get(scope["path"])
+        if limit is not None:
+            await self._streamed(scope, receive, send, limit)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and declared.isdigit():
@@ -151,9 +162,40 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """A large upload: passed on as it comes (never held), 413 once it passes `limit`."""
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, limit)
+            return
+        size = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await self._too_large(scope, receive, send, limit)
+
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, limit: int | None = None
+    ) -> None:
         answer = JSONResponse(
-            {"detail": f"the request body is over the limit of {self.limit} bytes"},
+            {"detail": f"the request body is over the limit of {limit or self.limit} bytes"},
             status_code=status.HTTP_413_CONTENT_TOO_LARGE,
             headers={"Connection": "close"},
         )

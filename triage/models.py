@@ -5,6 +5,7 @@ from triage.audit.models import AuditEvent
 from triage.auth.models import PageSession, Token, User
 from triage.db import Base
 from triage.deadlines.models import Alert
+from triage.imports.models import ImportJob, ImportReject
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Offer, Referral
@@ -19,6 +20,8 @@ __all__ = [
     "Base",
     "ContactAttempt",
     "EntitlementCheck",
+    "ImportJob",
+    "ImportReject",
     "Offer",
     "OutboxMessage",
     "PageSession",

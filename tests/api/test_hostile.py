@@ -232,12 +232,15 @@ class TestLeaks:
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/healthz"), ("GET", "/readyz"),
           ("GET", "/metrics")}  # fmt: skip
 FILL = {"referral_id": "00000000-0000-4000-8000-000000000000", "event": "contact_made",
-        "code": "core-general", "alert_id": "1"}  # fmt: skip
+        "code": "core-general", "alert_id": "1",
+        "job_id": "00000000-0000-4000-8000-000000000000"}  # fmt: skip
 
 
 # What intake may do: create referrals, read the provider directory, sign out.
 INTAKE_MAY = {("POST", "/api/referrals"), ("DELETE", "/api/auth/token"),
-              ("GET", "/api/providers"), ("GET", "/api/providers/core-general")}  # fmt: skip
+              ("GET", "/api/providers"), ("GET", "/api/providers/core-general"),
+              ("POST", "/api/imports/police-feed"), ("GET", f"/api/imports/{FILL['job_id']}"),
+              ("GET", f"/api/imports/{FILL['job_id']}/rejects")}  # fmt: skip
 
 
 def operations(client: Any) -> list[tuple[str, str]]:

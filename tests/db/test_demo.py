@@ -26,7 +26,7 @@ from triage.config import Settings
 from triage.db import transaction
 from triage.demo import add_history, deferred, tables
 from triage.demo.rows import COLUMNS
-from triage.demo.world import CachedCalendar, build_world
+from triage.demo.world import build_world
 from triage.lifecycle.codes import CLOSURE_REASONS_BEFORE_SUPPORT, CLOSURE_REASONS_IN_SUPPORT, Role
 from triage.providers.models import Provider
 from triage.referrals.models import Offer, Referral
@@ -34,7 +34,7 @@ from triage.reports import facts as case_facts
 from triage.reports import fold
 from triage.reports.models import ReportCase, ReportCount
 from triage.rule_sources import RuleSources
-from triage.vcop.calendar import WorkingCalendar
+from triage.vcop.calendar import CachedCalendar, WorkingCalendar
 from triage.vcop.models import EntitlementCheck
 
 ROOT = Path(__file__).resolve().parents[2]

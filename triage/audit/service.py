@@ -26,19 +26,41 @@ def record(
     """Append one audit event to the current transaction (written at once, not on flush)."""
     repository.append(
         session,
-        {
-            "referral_id": referral_id,
-            "at": now,
-            "actor_id": caller.user_id,
-            "actor_name": caller.username,
-            "actor_role": caller.role.value,
-            "action": action,
-            "from_state": from_state,
-            "to_state": to_state,
-            "version": version,
-            "detail": detail or {},
-        },
-    )
+        line(caller=caller, action=action, now=now, referral_id=referral_id,
+             from_state=from_state, to_state=to_state, version=version, detail=detail),
+    )  # fmt: skip
+
+
+def line(
+    *,
+    caller: Caller,
+    action: str,
+    now: datetime,
+    referral_id: UUID | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    version: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One audit event's row, to write with `record_many` (or a bulk import's COPY)."""
+    return {
+        "referral_id": referral_id,
+        "at": now,
+        "actor_id": caller.user_id,
+        "actor_name": caller.username,
+        "actor_role": caller.role.value,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "version": version,
+        "detail": detail or {},
+    }
+
+
+def record_many(session: Session, lines: list[dict[str, Any]]) -> None:
+    """Append audit events made by `line`, in one statement."""
+    if lines:
+        repository.append_many(session, lines)
 
 
 def record_reads(

@@ -218,6 +218,27 @@ def _caller(row: repository.CallerRow) -> Caller:
     )
 
 
+# The user a feed import acts as when none is named: added the first time, unable to sign in.
+FEED_USER = "police-feed"
+
+
+def feed_caller(session: Session, *, username: str, now: datetime) -> Caller:
+    """The caller a feed import acts as: an intake or triage user, so the audit and each
+    referral's `created_by` name who brought the rows in."""
+    user = repository.user_named(session, username)
+    if user is None and username == FEED_USER:
+        user = add_user(session, username=username, password=secrets.token_urlsafe(32),
+                        role=Role.intake, provider_code=None, now=now)  # fmt: skip
+        user.active = False  # never signs in: the command line acts as it
+        session.flush()
+    if user is None:
+        raise InvalidInput(f"no user {username!r}", field=("as",))
+    if Role(user.role) not in (Role.intake, Role.triage):
+        raise InvalidInput(f"{username!r} is a {user.role} user: an import acts as an intake "
+                           "or triage user", field=("as",))  # fmt: skip
+    return Caller(user_id=user.id, username=user.username, role=Role(user.role))
+
+
 # Page sessions (DESIGN 9) ---------------------------------------------------------------------
 
 # A session's last request is noted at most this often (a write per page view otherwise).
@@ -353,3 +374,11 @@ def providers_of(session: Session, user_ids: Iterable[int | None]) -> dict[int, 
 
 def username_taken(session: Session, username: str) -> bool:
     return repository.username_taken(session, username)
+
+
+def caller_of(session: Session, user_id: int) -> Caller:
+    """The caller a user is, by id (a job acting for the user who started it)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return Caller(user_id=user.id, username=user.username, role=Role(user.role))

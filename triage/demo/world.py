@@ -20,7 +20,7 @@ from triage.referrals.people import name_key, phone_key
 from triage.routing.engine import Decision, Engine, ProviderStatus, RoutingInput
 from triage.routing.engine import statuses_from_directory as directory_statuses
 from triage.rule_sources import RuleSources
-from triage.vcop.calendar import WorkingCalendar
+from triage.vcop.calendar import CachedCalendar
 from triage.vcop.editions import Edition, edition_in_force
 
 DAYS = 3 * 365
@@ -35,23 +35,6 @@ class Person:
     address: str
     postcode: str
     email: str
-
-
-class CachedCalendar(WorkingCalendar):
-    """The working calendar with `due_at` remembered by (local day, after cut-off, days):
-    all the answer depends on (a test proves it equals the plain calendar's)."""
-
-    def __init__(self, timezone: str, cutoff: time) -> None:
-        super().__init__(timezone, cutoff)
-        self._known: dict[tuple[date, bool, int], datetime] = {}
-
-    def due_at(self, started: datetime, working_days: int) -> datetime:
-        local = started.astimezone(self.zone)
-        key = (local.date(), local.time() >= self.cutoff, working_days)
-        due = self._known.get(key)
-        if due is None:
-            due = self._known[key] = super().due_at(started, working_days)
-        return due
 
 
 # A decision's matched rules, candidates and skips as its routing_decisions row holds them.

@@ -74,57 +74,22 @@ def create_referral(
     """
     if caller.role not in (Role.triage, Role.intake):
         raise Forbidden(f"the {caller.role.value} role may not create referrals")
-    if body.area not in rules.areas:
-        raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
-    if body.crime_reported_at is not None and body.crime_reported_at > now:
-        raise InvalidInput(
-            "crime_reported_at is in the future", field=("body", "crime_reported_at")
-        )
+    check_new(body, rules=rules, now=now)
     # Only a reused Idempotency-Key compares bodies, so only then is the body hashed.
     request_hash = _body_hash(body) if idempotency_key is not None else ""
-    values = _referral_values(caller, body, idempotency_key, request_hash, now)
-    evaluation = _first_vcop_evaluation(body, now, rules, settings)
-    values.update(
-        vcop_edition=evaluation.edition,
-        enhanced=evaluation.enhanced,
-        enhanced_reasons=list(evaluation.enhanced_reasons),
-        urgent_at=urgent_at(
-            state=State.received,
-            contact=contact_due(now, (), settings.contact_standard_hours),
-            rights=((r.status, r.due_at) for r in evaluation.rights),
-            respond_by=None,
-        ),
-        returned_at=None,
-    )
+    values, evaluation = new_referral(
+        caller, body, idempotency_key=idempotency_key, request_hash=request_hash, now=now,
+        rules=rules, settings=settings,
+    )  # fmt: skip
     for _ in range(5):
-        values["reference"] = _new_reference(now)
+        values["reference"] = new_reference(now)
         if repository.insert_unless_exists(session, values):
-            audit.record(
-                session,
-                caller=caller,
-                action="create",
-                now=now,
-                referral_id=values["id"],
-                to_state=values["state"],
-                version=1,
-                detail={
-                    "source": body.source,
-                    "external_ref": body.external_ref,
-                    "crime_type": body.crime_type,
-                    "area": body.area,
-                    "hate_strands": list(body.hate_strands),
-                    "vcop_edition": evaluation.edition,
-                    "enhanced": evaluation.enhanced,
-                    "enhanced_reasons": list(evaluation.enhanced_reasons),
-                },
-            )
+            audit.record_many(session, [creation_audit(caller, values, body, evaluation)])
             vcop_service.record_evaluation(
                 session,
                 referral_id=values["id"],
                 evaluation=evaluation,
-                check=vcop_service.Check(
-                    "create", caller.user_id, {"action": "create", "version": 1}
-                ),
+                check=creation_check(caller),
                 now=now,
                 is_new=True,
             )
@@ -139,6 +104,74 @@ def create_referral(
             return Intake(earlier.id, earlier.reference, earlier.state, earlier.version, False)
         # Nothing earlier matched, so the random reference collided: draw another.
     raise RuntimeError("no free referral reference after 5 draws")
+
+
+def check_new(body: ReferralCreate, *, rules: RuleSources, now: datetime) -> None:
+    """What the schema cannot know: the area is one of the rule set's, the crime not future."""
+    if body.area not in rules.areas:
+        raise InvalidInput(f"unknown area {body.area!r}", field=("body", "area"), value=body.area)
+    if body.crime_reported_at is not None and body.crime_reported_at > now:
+        raise InvalidInput(
+            "crime_reported_at is in the future", field=("body", "crime_reported_at")
+        )
+
+
+def new_referral(
+    caller: Caller,
+    body: ReferralCreate,
+    *,
+    idempotency_key: str | None,
+    request_hash: str,
+    now: datetime,
+    rules: RuleSources,
+    settings: Settings,
+) -> tuple[dict[str, Any], Evaluation]:
+    """A new referral's row (its reference still to draw) and its first Victims' Code
+    evaluation, as intake and the feed import both store it."""
+    values = _referral_values(caller, body, idempotency_key, request_hash, now)
+    evaluation = _first_vcop_evaluation(body, now, rules, settings)
+    values.update(
+        vcop_edition=evaluation.edition,
+        enhanced=evaluation.enhanced,
+        enhanced_reasons=list(evaluation.enhanced_reasons),
+        urgent_at=urgent_at(
+            state=State.received,
+            contact=contact_due(now, (), settings.contact_standard_hours),
+            rights=((r.status, r.due_at) for r in evaluation.rights),
+            respond_by=None,
+        ),
+        returned_at=None,
+    )
+    return values, evaluation
+
+
+def creation_audit(
+    caller: Caller, values: dict[str, Any], body: ReferralCreate, evaluation: Evaluation
+) -> dict[str, Any]:
+    """The audit line of a referral's creation."""
+    return audit.line(
+        caller=caller,
+        action="create",
+        now=values["received_at"],
+        referral_id=values["id"],
+        to_state=values["state"],
+        version=1,
+        detail={
+            "source": body.source,
+            "external_ref": body.external_ref,
+            "crime_type": body.crime_type,
+            "area": body.area,
+            "hate_strands": list(body.hate_strands),
+            "vcop_edition": evaluation.edition,
+            "enhanced": evaluation.enhanced,
+            "enhanced_reasons": list(evaluation.enhanced_reasons),
+        },
+    )
+
+
+def creation_check(caller: Caller) -> vcop_service.Check:
+    """The check-log trigger of a referral's first evaluation."""
+    return vcop_service.Check("create", caller.user_id, {"action": "create", "version": 1})
 
 
 def _body_hash(body: ReferralCreate) -> str:
@@ -189,7 +222,7 @@ def _earlier_request(
     if body.external_ref is not None:
         earlier = repository.by_source_ref(session, body.source, body.external_ref)
         if earlier is not None:
-            differ = _fields_that_differ(earlier, body)
+            differ = fields_that_differ(earlier, body)
             if differ:
                 raise _repeat_conflict(
                     session, caller, earlier, rules, settings,
@@ -244,7 +277,7 @@ COMPARED = {
 }
 
 
-def _fields_that_differ(stored: Referral, body: ReferralCreate) -> list[str]:
+def fields_that_differ(stored: Referral, body: ReferralCreate) -> list[str]:
     """Where `body` says something other than the referral it repeats, in body order."""
     sent = _referral_values(None, body, None, "", stored.received_at)
     return [
@@ -300,12 +333,13 @@ def _referral_values(
     }
 
 
-def _new_reference(now: datetime) -> str:
+def new_reference(now: datetime) -> str:
     """A short reference a person can read out on the phone: `VR-26-7K3M9QXD`.
 
-    32**8 codes a year: a collision is caught by the unique constraint and redrawn.
+    32**8 codes a year: a collision is caught by the unique constraint and redrawn. Each of
+    8 random bytes picks one of the 32 characters by its low 5 bits (uniform: 256 = 8 x 32).
     """
-    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    code = "".join(REFERENCE_ALPHABET[b & 31] for b in secrets.token_bytes(8))
     return f"VR-{now:%y}-{code}"
 
 

@@ -69,3 +69,20 @@ class WorkingCalendar:
     def due_at(self, started: datetime, working_days: int) -> datetime:
         """When a clock of `working_days` started at `started` falls due."""
         return self.end_of(self.add_working_days(self.start_day(started), working_days))
+
+
+class CachedCalendar(WorkingCalendar):
+    """The working calendar with `due_at` remembered by (local day, after cut-off, days):
+    all the answer depends on (a test proves it equals the plain calendar's)."""
+
+    def __init__(self, timezone: str, cutoff: time) -> None:
+        super().__init__(timezone, cutoff)
+        self._known: dict[tuple[date, bool, int], datetime] = {}
+
+    def due_at(self, started: datetime, working_days: int) -> datetime:
+        local = started.astimezone(self.zone)
+        key = (local.date(), local.time() >= self.cutoff, working_days)
+        due = self._known.get(key)
+        if due is None:
+            due = self._known[key] = super().due_at(started, working_days)
+        return due

@@ -20,7 +20,7 @@ from triage.audit import service as audit
 from triage.caller import Caller
 from triage.config import Settings
 from triage.vcop import repository
-from triage.vcop.calendar import WorkingCalendar
+from triage.vcop.calendar import CachedCalendar, WorkingCalendar
 from triage.vcop.editions import Edition
 from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation
@@ -32,7 +32,8 @@ Enhancement = tuple[bool | None, list[str] | None, str | None]
 
 @cache
 def _calendar(timezone: str, cutoff: time) -> WorkingCalendar:
-    return WorkingCalendar(timezone, cutoff)
+    # Due times remembered by (local day, after cut-off, days): a few thousand over years.
+    return CachedCalendar(timezone, cutoff)
 
 
 def calendar_for(settings: Settings) -> WorkingCalendar:
@@ -62,30 +63,33 @@ def record_evaluation(
     is_new: bool = False,
 ) -> None:
     """Write one check-log row per tracked right; the new rows become the current ones."""
-    tracked = [r for r in evaluation.rights if r.status != NOT_TRACKED]
-    if not tracked:
-        return
-    repository.add_checks(
-        session,
-        [
-            {
-                "referral_id": referral_id,
-                "right": r.right,
-                "edition": evaluation.edition,
-                "status": r.status,
-                "due_at": r.due_at,
-                "met_at": r.met_at,
-                "reason": r.reason,
-                "trigger": check.trigger,
-                "evidence": check.evidence,
-                "checked_by": check.checked_by,
-                "checked_at": now,
-                "current": True,
-            }
-            for r in tracked
-        ],
-        supersede=None if is_new else referral_id,
-    )
+    rows = check_rows(referral_id=referral_id, evaluation=evaluation, check=check, now=now)
+    if rows:
+        repository.add_checks(session, rows, supersede=None if is_new else referral_id)
+
+
+def check_rows(
+    *, referral_id: UUID, evaluation: Evaluation, check: Check, now: datetime
+) -> list[dict[str, Any]]:
+    """The check-log rows of an evaluation: one per tracked right, each current."""
+    return [
+        {
+            "referral_id": referral_id,
+            "right": r.right,
+            "edition": evaluation.edition,
+            "status": r.status,
+            "due_at": r.due_at,
+            "met_at": r.met_at,
+            "reason": r.reason,
+            "trigger": check.trigger,
+            "evidence": check.evidence,
+            "checked_by": check.checked_by,
+            "checked_at": now,
+            "current": True,
+        }
+        for r in evaluation.rights
+        if r.status != NOT_TRACKED
+    ]
 
 
 def log_evaluation(

@@ -1,0 +1,219 @@
+"""Every query of the feed import: referrals and their first audit and check-log lines in
+bulk. On PostgreSQL by binary COPY (the referrals into a staging table, then one `INSERT ...
+SELECT ... ON CONFLICT DO NOTHING`); on SQLite by the plain statements intake uses."""
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from sqlalchemy import Table, and_, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from triage.audit.models import AuditEvent
+from triage.audit.repository import append_many
+from triage.db import table_of
+from triage.imports.models import ImportJob, ImportReject
+from triage.referrals.models import Referral
+from triage.referrals.repository import insert_unless_exists
+from triage.vcop.models import EntitlementCheck
+from triage.vcop.repository import add_checks
+
+STAGING = "import_referrals"
+
+
+def insert_referrals(session: Session, rows: list[dict[str, Any]]) -> set[UUID]:
+    """Insert the referrals whose unique keys are free; answers the ids inserted."""
+    if not rows:
+        return set()
+    if not _postgres(session):
+        return {row["id"] for row in rows if insert_unless_exists(session, row)}
+    columns = list(rows[0])
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (LIKE referrals INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+    )
+    _copy(session, table_of(Referral), columns, ([row[c] for c in columns] for row in rows),
+          into=STAGING)  # fmt: skip
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = sql.SQL(
+        "INSERT INTO referrals ({names}) SELECT {names} FROM {staging} "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    ).format(names=names, staging=sql.Identifier(STAGING))
+    with _driver(session).cursor() as cursor:
+        cursor.execute(statement)
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGING)))
+    return inserted
+
+
+def insert_one(
+    session: Session, values: dict[str, Any], *, draw: Callable[[datetime], str]
+) -> bool:
+    """Insert one referral, drawing a new reference up to 5 times while its own is taken."""
+    for _ in range(5):
+        values["reference"] = draw(values["received_at"])
+        if insert_unless_exists(session, values):
+            return True
+    return False
+
+
+def refs_stored(session: Session, source: str, refs: Collection[str]) -> set[str]:
+    """Which of these crime references are stored."""
+    found = session.scalars(
+        select(Referral.external_ref).where(
+            Referral.source == source, Referral.external_ref.in_(list(refs))
+        )
+    )
+    return {ref for ref in found if ref is not None}
+
+
+def stored_refs(session: Session, source: str, refs: Collection[str]) -> dict[str, Referral]:
+    """The stored referrals of these crime references, by reference."""
+    if not refs:
+        return {}
+    found = session.scalars(
+        select(Referral).where(Referral.source == source, Referral.external_ref.in_(list(refs)))
+    )
+    return {r.external_ref: r for r in found if r.external_ref is not None}
+
+
+def append_lines(
+    session: Session, *, audit_lines: list[dict[str, Any]], check_rows: list[dict[str, Any]]
+) -> None:
+    """The new referrals' creation audit lines and first check-log rows."""
+    if not _postgres(session):
+        if audit_lines:
+            append_many(session, audit_lines)
+        if check_rows:
+            add_checks(session, check_rows, supersede=None)
+        return
+    for table, rows in ((table_of(AuditEvent), audit_lines),
+                        (table_of(EntitlementCheck), check_rows)):  # fmt: skip
+        if rows:
+            columns = list(rows[0])
+            _copy(session, table, columns, ([row[c] for c in columns] for row in rows))
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _driver(session: Session) -> Any:
+    """The psycopg connection under the session's (its transaction already begun)."""
+    return session.connection().connection.driver_connection
+
+
+_OIDS: dict[str, dict[str, int]] = {}
+
+
+def _copy(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    into: str | None = None,
+) -> None:
+    """Binary COPY of `rows` (values in `columns` order) into `into`, else `table`."""
+    connection = _driver(session)
+    if table.name not in _OIDS:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table.name,),
+            )
+            _OIDS[table.name] = dict(cursor.fetchall())
+    types = [_OIDS[table.name][column] for column in columns]
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
+        table=sql.Identifier(into or table.name),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+    )
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+# Jobs ---------------------------------------------------------------------------------------
+
+
+def add_job(session: Session, job: ImportJob) -> None:
+    session.add(job)
+    session.flush()
+
+
+def job(session: Session, job_id: UUID) -> ImportJob | None:
+    return session.get(ImportJob, job_id)
+
+
+def claim(session: Session, job_id: UUID, *, now: datetime, stale_before: datetime) -> bool:
+    """Take a job to run: queued, or running without a heartbeat since `stale_before` (its
+    process gone). One statement, so two processes never both take it."""
+    taken = session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            or_(
+                ImportJob.status == "queued",
+                and_(ImportJob.status == "running", ImportJob.heartbeat_at < stale_before),
+            ),
+        )
+        .values(
+            status="running", heartbeat_at=now, started_at=func.coalesce(ImportJob.started_at, now)
+        )  # fmt: skip
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def waiting(session: Session, *, stale_before: datetime) -> list[ImportJob]:
+    """Jobs no process is running: queued, or running with a stale heartbeat."""
+    return list(
+        session.scalars(
+            select(ImportJob).where(
+                or_(
+                    ImportJob.status == "queued",
+                    and_(ImportJob.status == "running", ImportJob.heartbeat_at < stale_before),
+                )
+            )
+        )
+    )
+
+
+def progress(session: Session, job_id: UUID, *, last_row: int, counts: dict[str, int],
+             rejects: list[dict[str, Any]], now: datetime) -> None:  # fmt: skip
+    """A batch's progress, in the batch's transaction."""
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id)
+        .values(
+            rows_done=last_row,
+            heartbeat_at=now,
+            **{name: getattr(ImportJob, name) + count for name, count in counts.items()},
+        )
+    )
+    if rejects:
+        session.execute(insert(ImportReject), [{"job_id": job_id, **r} for r in rejects])
+
+
+def finish(session: Session, job_id: UUID, *, status: str, now: datetime,
+           error: str | None = None) -> None:  # fmt: skip
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id)
+        .values(
+            status=status,
+            finished_at=None if status == "queued" else now,
+            heartbeat_at=now,
+            error=error,
+        )  # fmt: skip
+    )
+
+
+def rejects_of(session: Session, job_id: UUID, *, limit: int | None = None) -> list[ImportReject]:
+    statement = select(ImportReject).where(ImportReject.job_id == job_id).order_by(ImportReject.id)
+    return list(session.scalars(statement.limit(limit) if limit else statement))
