@@ -16,5 +16,6 @@ from triage.auth import passwords
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
+    dummy = cheap.hash("not-a-real-password")
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
     yield
