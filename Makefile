@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 DEMO_REFERRALS ?= 6000
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 
-.PHONY: run test test-slow lint contract bench bench-reports bench-pages bench-throttle \
+.PHONY: run test test-slow lint contract bench bench-reports bench-pages bench-throttle bench-import \
 	install install-test postgres assets browser screenshots
 
 $(BIN)/python:
@@ -122,3 +122,6 @@ bench-reports: install-test postgres
 # addresses), with password_checks 2 and 1 and with the throttle off; about 9 minutes.
 bench-throttle: install-test postgres
 	$(BIN)/python benchmarks/throttle.py
+
+bench-import: install-test postgres
+	$(BIN)/python benchmarks/import.py
