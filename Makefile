@@ -72,12 +72,15 @@ postgres:
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
 	@pg_isready -h 127.0.0.1 -p 5432
 
+# Two workers (pytest-xdist): each starts on its half of the tests in order (few database
+# and server set-ups), and one that runs out takes tests from the other's end (--dist
+# worksteal), so neither sits idle at the end.
 test: install-test assets browser postgres
 	$(BIN)/ruff check triage adapters tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/triage rules check
-	$(BIN)/pytest -q -m "not slow and not serial" -n 2 --durations=15
+	$(BIN)/pytest -q -m "not slow and not serial" -n 2 --dist worksteal --durations=15
 	$(BIN)/pytest -q -m "serial and not slow"
 	$(MAKE) --no-print-directory contract
 

@@ -3,6 +3,10 @@
 Every test that asks for `database_url` (directly or through `client`) runs twice: on a
 SQLite file and on a PostgreSQL database created for this run and dropped after it.
 PostgreSQL is reached at TRIAGE_TEST_PG_ADMIN_URL (default: the machine's local server).
+
+Passwords are hashed at argon2's lowest cost in this process, so signing in costs
+milliseconds, not a quarter of a second each; the servers the browser and fault tests start
+(tests/e2e, tests/faults) hash as deployed.
 """
 
 import os
@@ -12,12 +16,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support import PASSWORD, Api, FakeClock
 from triage.app import create_app
+from triage.auth import passwords
 from triage.auth.service import add_user
 from triage.config import Settings
 from triage.db import Base, make_engine, make_session_factory, transaction
@@ -35,6 +41,16 @@ BACKENDS = ["sqlite", "postgresql"]
 def _postgres_url(admin_url: str, name: str) -> str:
     host_part = admin_url.split("://", 1)[1].rsplit("/", 1)[0]
     return f"postgresql+psycopg://{host_part}/{name}"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test, in this process: the hashing is not what they are about."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    dummy = cheap.hash("not-a-real-password")
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: dummy)
+    yield
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -121,7 +121,9 @@ def create_app(
     app.state.rules = rules
     app.state.authenticate = auth_service.authenticate
     app.state.sign_in_gate = SignInGate(
-        checks=settings.password_checks, hold=settings.sign_in_refusal_hold_seconds
+        checks=settings.password_checks,
+        hold=settings.sign_in_refusal_hold_seconds,
+        rest=settings.password_check_rest,
     )
     app.state.import_jobs = Jobs(
         session_factory, rules, settings, clock, make_reader=make_feed_reader

@@ -160,3 +160,27 @@ def test_the_sign_in_page_says_so(
     assert answer.status_code == 429
     assert "Too many failed sign-ins" in text_of(answer.text)
     assert "Retry-After" in answer.headers
+
+
+def test_a_check_slot_rests_after_its_check_so_a_flood_takes_part_of_a_core(
+    client: TestClient, session_factory: Any, clock: FakeClock, monkeypatch: Any
+) -> None:
+    from triage.auth import gate as gate_module
+
+    verify = gate_module.verify_password
+
+    def slow(password_hash: str | None, password: str) -> bool:
+        time.sleep(0.3)  # a check that takes 0.3 s
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(gate_module, "verify_password", slow)
+    gate = client.app.state.sign_in_gate  # type: ignore[attr-defined]
+    gate.rest = 2.0
+    name = user(session_factory, clock)
+    assert token(client, name, PASSWORD).status_code == 200  # answered without the rest
+    slots = client.portal.call(gate.slots_here)
+    assert slots.borrowed_tokens == slots.total_tokens  # resting: about 0.6 s more
+    deadline = time.monotonic() + 5
+    while slots.borrowed_tokens:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -1,17 +1,60 @@
-"""The `triage` command line against a fresh database: rules check and load, users."""
+"""The `triage` command line against a fresh database: rules check and load, users.
+
+Each command runs in this process, as the command line runs it (Click's test runner: the
+arguments parsed, the exit status, standard output and error kept apart); a separate process
+spends a second or more importing the service before it does anything, so only a few tests
+run the real `triage` in one (`triage_process`)."""
 
 import os
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from triage import db
+from triage.cli import app
+from triage.config import get_settings
+from triage.db import make_engine as db_make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def triage(*args: str, url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`triage ARGS` with TRIAGE_DATABASE_URL=url (and env), run in this process: answers as
+    `triage_process` does. An exception the command let through is printed to standard error
+    with its traceback, as the process would print it (the runner keeps it aside); the
+    engines the command opened are closed after it, as they would be when its process ends."""
+    engines: list[Engine] = []
+
+    def make_engine(*args: Any, **kwargs: Any) -> Engine:
+        engines.append(db_make_engine(*args, **kwargs))
+        return engines[-1]
+
+    get_settings.cache_clear()  # the settings are read once a process: read them for this run
+    try:
+        with patch.object(db, "make_engine", make_engine):
+            done = CliRunner().invoke(
+                app, list(args), env={"TRIAGE_DATABASE_URL": url, **env}, prog_name="triage"
+            )
+    finally:
+        get_settings.cache_clear()
+        for engine in engines:
+            engine.dispose()
+    stderr = done.stderr
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(done.exception))
+    return subprocess.CompletedProcess(["triage", *args], done.exit_code, done.stdout, stderr)
+
+
+def triage_process(*args: str, url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`triage ARGS` in a process of its own, through the command's entry point."""
     return subprocess.run(
         [sys.executable, "-c", "from triage.cli import main; main()", *args],
         env={**os.environ, "TRIAGE_DATABASE_URL": url, **env},
@@ -31,7 +74,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 class TestRulesCommands:
     def test_check_passes_on_the_shipped_rules_and_prints_the_hash(self, url: str) -> None:
-        done = triage("rules", "check", url=url)
+        done = triage_process("rules", "check", url=url)  # the real command, in its own process
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("ok: derbyshire@") and "hash" in done.stdout
 

@@ -2,14 +2,14 @@
 equal to a fold of the audit events written, rollups equal to a rebuild, and the command."""
 
 import importlib.util
-import os
 import random
 import subprocess
-import sys
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import DropConstraint, DropIndex
 
 from tests.conftest import PG_ADMIN_URL, _postgres_url
+from tests.db.test_cli import triage
 from triage.assessment.models import Assessment
 from triage.audit.models import AuditEvent
 from triage.auth.service import add_user
@@ -53,6 +54,19 @@ MOVES = {
                                       "awaiting_provider", "in_support")},
 }  # fmt: skip
 
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def postgresql_only(reason: str) -> Callable[[Test], Test]:
+    """A test of what PostgreSQL alone does: on SQLite its history is not written, and it is
+    skipped for the reason given."""
+
+    def mark(test: Test) -> Test:
+        test.postgresql_only = reason  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
 
 @pytest.fixture(params=["one process", "workers"])
 def history(
@@ -68,6 +82,9 @@ def history(
     workers = request.param == "workers"
     if workers and settings.database_url.startswith("sqlite"):
         pytest.skip("worker processes write to PostgreSQL only")
+    only = getattr(request.function, "postgresql_only", None)
+    if only and settings.database_url.startswith("sqlite"):
+        pytest.skip(only)
     with transaction(session_factory) as session:
         for name, role in (("h-triage", Role.triage), ("h-intake", Role.intake)):
             add_user(
@@ -222,14 +239,8 @@ def test_the_remembering_calendar_answers_as_the_plain_one() -> None:
 
 
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from triage.cli import main; main()", *args],
-        env={**os.environ, "TRIAGE_DATABASE_URL": url, "TRIAGE_PASSWORD": "long-enough-1"},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    """The `triage` command, run in this process (tests/db/test_cli.py)."""
+    return triage(*args, url=url, TRIAGE_PASSWORD="long-enough-1")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -267,11 +278,10 @@ def _catalog(engine: Engine) -> list[str]:
         return list(connection.scalars(CATALOG))
 
 
+@postgresql_only("indexes and keys are deferred on PostgreSQL only")
 def test_a_deferred_load_leaves_every_index_and_key_as_the_migrations_made_them(
     history: sessionmaker[Session], engine: Engine, settings: Settings, rules: RuleSources
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("indexes and keys are deferred on PostgreSQL only")
     indexes, keys = deferred.deferrable(COLUMNS)
     assert {k.name for k in keys} >= {"fk_audit_events_referral_id_referrals"}
     assert "ix_audit_events_referral_id_id" in {i.name for i in indexes}
@@ -312,12 +322,11 @@ BREAKS = {
 }
 
 
+@postgresql_only("indexes and keys are deferred on PostgreSQL only")
 @pytest.mark.parametrize("constraint", sorted(BREAKS))
 def test_rows_that_break_a_constraint_fail_the_deferred_load(
     constraint: str, history: sessionmaker[Session], engine: Engine
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("indexes and keys are deferred on PostgreSQL only")
     made = _catalog(engine)
     breaking, repair = BREAKS[constraint]
     with (
@@ -335,6 +344,7 @@ def test_rows_that_break_a_constraint_fail_the_deferred_load(
     assert _catalog(engine) == made
 
 
+@postgresql_only("worker processes write to PostgreSQL only")
 def test_workers_add_to_rollups_already_there_as_a_rebuild_would(
     request: pytest.FixtureRequest,
     history: sessionmaker[Session],
@@ -342,8 +352,6 @@ def test_workers_add_to_rollups_already_there_as_a_rebuild_would(
     settings: Settings,
     rules: RuleSources,
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("worker processes write to PostgreSQL only")
     made = _catalog(engine)
     pk = "report_counts pk_report_counts PRIMARY KEY (measure, period, period_start, key, subkey)"
     assert pk in made  # built again after a fill into empty rollups

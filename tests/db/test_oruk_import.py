@@ -1,6 +1,9 @@
 """`triage providers import-oruk`: synthetic Open Referral UK documents (checked against the
 compiled ORUK schemas) read from files and from a local HTTP server, the diff reviewed,
-applied with --write, then `triage rules check` and `triage rules load` on the result."""
+applied with --write, then `triage rules check` and `triage rules load` on the result.
+
+The commands run in this process (tests/db/test_cli.py's `triage`); one runs the real
+command in a process of its own."""
 
 import json
 import shutil
@@ -15,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from adapters.oruk.reader import OrukReader
-from tests.db.test_cli import triage
+from tests.db.test_cli import triage, triage_process
 from triage.providers.listing import DirectoryUnreadable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +204,8 @@ def served() -> Iterator[str]:
     """The directory's base URL, on a free local port."""
     Directory.asked = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Directory)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled for shutdown every 0.05 s (0.5 s by default: each test's teardown would wait).
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -238,8 +242,8 @@ def rule_set(tmp_path: Path) -> Path:
     return folder
 
 
-def import_oruk(source: str | Path, rule_set: Path, *options: str) -> Any:
-    return triage(
+def import_oruk(source: str | Path, rule_set: Path, *options: str, run: Any = triage) -> Any:
+    return run(
         "providers", "import-oruk", str(source), "--rule-set", str(rule_set), *options,
         url=NO_DATABASE, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1",
     )  # fmt: skip
@@ -366,7 +370,8 @@ class TestTheCommand:
         assert providers.read_text() == text
 
     def test_a_source_that_cannot_be_read_is_one_line(self, rule_set: Path) -> None:
-        missing = import_oruk(FIXTURES / "nowhere.json", rule_set)
+        # The real command, in its own process: exactly one line on its standard error.
+        missing = import_oruk(FIXTURES / "nowhere.json", rule_set, run=triage_process)
         assert missing.returncode == 1
         assert missing.stderr == f"error: {FIXTURES / 'nowhere.json'}: cannot be read " + (
             "(No such file or directory)\n"

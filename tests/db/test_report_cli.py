@@ -1,4 +1,7 @@
-"""`triage report …` on the command line: each report, each format, errors, rebuild."""
+"""`triage report …` on the command line: each report, each format, errors, rebuild.
+
+The commands run in this process (tests/db/test_cli.py's `triage`); the JSON on standard
+output is read from the real command, in a process of its own."""
 
 import csv
 import io
@@ -8,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.db.test_cli import triage
+from tests.db.test_cli import triage, triage_process
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +24,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 class TestReportCommands:
     def test_conversion_as_json_on_standard_output(self, url: str) -> None:
-        done = triage("report", "conversion", "--from", "2026-01-01", "--to", "2026-12-31",
-                      "--group-by", "crime_type", url=url)  # fmt: skip
+        done = triage_process("report", "conversion", "--from", "2026-01-01", "--to",
+                              "2026-12-31", "--group-by", "crime_type", url=url)  # fmt: skip
         assert done.returncode == 0, done.stderr
         answer = json.loads(done.stdout)
         assert (answer["from"], answer["to"], answer["group_by"]) == (

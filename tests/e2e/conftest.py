@@ -35,15 +35,41 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="make installs /usr/bin/chromium")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The journeys first, in their order. pytest-xdist hands each worker a run of
+    consecutive tests to begin with, so one worker takes them all: each backend's server is
+    set up once in a run (not once on each worker that meets a journey), axe checks each page
+    once, and the longest tests start first."""
+    here = Path(__file__).parent
+    journeys = [item for item in items if here in item.path.parents]
+    if journeys:
+        items[:] = journeys + [item for item in items if here not in item.path.parents]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _triage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([str(TRIAGE), *args], env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+# `triage` commands one after another in one process, as the command line runs each (a
+# `triage` process spends a second or more importing the service before it does anything);
+# the first to fail (its exit status, or what it raised) ends the run.
+COMMANDS = """
+import json, sys
+from triage.cli import app
+for args in json.loads(sys.argv[1]):
+    status = app(args, standalone_mode=False)
+    if status:
+        sys.exit(f"triage {' '.join(args)}: exit status {status}")
+"""
+
+
+def _triage(env: dict[str, str], *commands: list[str]) -> str:
+    """Run the `triage` commands in one process; answers what they printed."""
+    done = subprocess.run([sys.executable, "-c", COMMANDS, json.dumps(commands)], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -88,10 +114,13 @@ def server(
         url = _postgres_url(PG_ADMIN_URL, name)
     env = {**os.environ, "TRIAGE_DATABASE_URL": url, "TRIAGE_PASSWORD": PASSWORD,
            "TRIAGE_SWEEP_SECONDS": "1", "TRIAGE_NOTIFIER": "log"}  # fmt: skip
-    _triage(env, "db", "upgrade")
-    _triage(env, "demo", "--referrals", "400", "--days", "365")
-    for code in PROVIDERS:
-        _triage(env, "user", "add", f"worker-{code}", "--role", "provider", "--provider", code)
+    _triage(
+        env,
+        ["db", "upgrade"],
+        ["demo", "--referrals", "400", "--days", "365"],
+        *(["user", "add", f"worker-{code}", "--role", "provider", "--provider", code]
+          for code in PROVIDERS),
+    )  # fmt: skip
     port = _free_port()
     serve = [str(TRIAGE), "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

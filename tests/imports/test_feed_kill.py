@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,16 @@ def feed_import(url: str, feed: Path, rejects: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-@pytest.fixture
-def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second database on the same backend, for the clean run."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'clean.db'}"
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A database of its own, migrated, dropped after: the run's shared one may hold rows
+    other tests left."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.db'}"
         upgrade(url)
         yield url
         return
-    name = f"triage_clean_{uuid.uuid4().hex[:12]}"
+    name = f"triage_feed_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -122,9 +124,16 @@ SIZES = [pytest.param(6000, id="6k"), pytest.param(100_000, id="100k", marks=pyt
 
 
 @pytest.mark.parametrize("rows", SIZES)
-def test_killed_and_run_again_equals_one_clean_run(
-    database_url: str, fresh_url: str, session_factory: Any, tmp_path: Path, rows: int
-) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_and_run_again_equals_one_clean_run(backend: str, tmp_path: Path, rows: int) -> None:
+    with (
+        fresh_database(backend, tmp_path) as killed_url,
+        fresh_database(backend, tmp_path) as clean_url,
+    ):
+        killed_and_clean(killed_url, clean_url, tmp_path, rows)
+
+
+def killed_and_clean(database_url: str, fresh_url: str, tmp_path: Path, rows: int) -> None:
     feed = tmp_path / "feed.csv"
     plan = write_feed(feed, rows, bad_share=0.01, repeat_share=0.05, seed=rows,
                       today=date.today())  # fmt: skip

@@ -6,8 +6,10 @@ working, and how little.
 - A refusal is held (`hold` seconds, on the event loop: no thread, no connection) before it
   is answered, so a client that ignores Retry-After sends a few tries a second, not hundreds.
 - Password checks (argon2: about 0.2 s and 64 MiB each) run `checks` at once on threads of
-  their own at the lowest CPU priority; a sign-in waits for one on the event loop, holding
-  no thread and no database connection, and gives up after `wait` seconds (429).
+  their own at the lowest CPU priority, each slot resting `rest` times as long as its check
+  took before the next (so checks take at most half a core each by default); a sign-in
+  waits for one on the event loop, holding no thread and no database connection, and gives
+  up after `wait` seconds (429).
 
 Measured by benchmarks/throttle.py (benchmarks/README.md).
 """
@@ -52,6 +54,9 @@ class SignInGate:
     checks: int = 1
     hold: float = 1.0
     wait: float = 10.0
+    # After each check its slot stays taken this many times as long as the check took: the
+    # checks use at most 1 / (1 + rest) of a core each, whatever a botnet sends.
+    rest: float = 1.0
     remembered: int = 100_000  # lockouts kept in memory at most
 
     def __post_init__(self) -> None:
@@ -93,20 +98,25 @@ class SignInGate:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Check a password on a password-check thread, once one is free (429 after `wait`)."""
         slots = self.slots_here()
+        holder = object()  # the slot is released by a timer, not by this request's task
         try:
             with anyio.fail_after(self.wait):
-                await slots.acquire()
+                await slots.acquire_on_behalf_of(holder)
         except TimeoutError:
             raise Throttled("too many sign-ins at once: try again shortly", retry_after=2) from None
+        loop = asyncio.get_running_loop()
         try:
             # Shielded: a client that goes away does not free the slot while argon2 still runs.
             with anyio.CancelScope(shield=True):
-                loop = asyncio.get_running_loop()
+                started = loop.time()
                 valid = await loop.run_in_executor(
                     self._executor, verify_password, password_hash, password
                 )
-        finally:
-            slots.release()
+        except BaseException:
+            slots.release_on_behalf_of(holder)
+            raise
+        # The answer goes now; the slot rests before the next check may start.
+        loop.call_later((loop.time() - started) * self.rest, slots.release_on_behalf_of, holder)
         return valid
 
     def slots_here(self) -> anyio.CapacityLimiter:
