@@ -18,6 +18,7 @@ from triage.imports.feed import COLUMNS
 
 AREAS = ("derby_city", "derbyshire_county")
 CHANNELS = ("phone", "sms", "email", "letter")
+REPEAT_POOL = 10_000  # a repeat repeats one of about the latest 10,000 good rows
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,6 @@ class Plan:
     already_present: int = 0
     rejected: int = 0
     rejects: dict[int, str] = field(default_factory=dict)  # row -> the column named
-    refs: list[str] = field(default_factory=list)  # the crime references created, in order
 
 
 def write_feed(
@@ -106,7 +106,7 @@ def write_feed(
     now = datetime.combine(today or date.today(), datetime.min.time(), UTC)
     plan = Plan(rows=rows)
     kinds = [k for k in BAD_KINDS if not (json_lines and k.csv_only)]
-    good: list[dict[str, Any]] = []
+    good: list[dict[str, Any]] = []  # the latest good rows, for repeats: memory stays flat
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\r\n")
         if not json_lines:
@@ -124,9 +124,11 @@ def write_feed(
                 plan.already_present += 1
             else:
                 row = _row(rng, people, now, f"{now:%y}/{number:08d}")
-                good.append(row)
+                if repeat_share:
+                    good.append(row)
+                    if len(good) > 2 * REPEAT_POOL:
+                        del good[:REPEAT_POOL]
                 plan.created += 1
-                plan.refs.append(row["external_ref"])
             if json_lines:
                 out.write(json.dumps({k: v for k, v in row.items() if v != ""}) + "\n")
             else:
