@@ -189,3 +189,26 @@ def test_rows_that_cannot_be_read_are_rejected_by_number(tmp_path: Path) -> None
         (3, ("row", "not valid JSON (Unterminated string starting at, column 2)")),
         (4, ("victim", "not a v1 column")),
     ]
+
+
+def test_a_repeat_that_says_something_else_is_rejected_naming_its_columns(
+    session_factory: sessionmaker[Session], rules: RuleSources, settings: Settings,
+    clock: FakeClock, tmp_path: Path,
+) -> None:  # fmt: skip
+    feed = tmp_path / "feed.csv"
+    feed.write_text(
+        "external_ref,crime_type,area,full_name\r\n"
+        "R/1,theft,derby_city,Ann Example\r\n"
+        "R/2,theft,derby_city,Bob Example\r\n"
+        "R/1,theft,derby_city,Ann Example\r\n"  # the same again: already present
+        "R/2,burglary,derbyshire_county,Bob Example\r\n",  # in the same batch, said otherwise
+        encoding="utf-8",
+    )
+    context = importer(session_factory, rules, settings, clock)
+    summary, rejects = run(session_factory, context, feed)
+    assert (summary.created, summary.already_present, summary.rejected) == (2, 1, 1)
+    assert [(r.row, r.external_ref, r.field) for r in rejects] == [
+        (4, "R/2", "crime_type"), (4, "R/2", "area")]  # fmt: skip
+    again, rejects = run(session_factory, context, feed)  # and against what is stored
+    assert (again.created, again.already_present, again.rejected) == (0, 3, 1)
+    assert {(r.row, r.external_ref) for r in rejects} == {(4, "R/2")}

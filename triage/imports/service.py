@@ -207,7 +207,8 @@ def _store(
         session, SOURCE, {body.external_ref or "" for _, body in repeats}
     )
     for number, body in repeats:
-        differ = referrals.fields_that_differ(stored[body.external_ref or ""], body)
+        ref = body.external_ref or ""
+        differ = referrals.fields_that_differ(stored[ref], body)
         if not differ:
             batch.summary.already_present += 1
             continue
