@@ -117,7 +117,7 @@ async def upload_police_feed(
             mapping=kept_mapping,
         )  # fmt: skip
     )
-    answer = _read(session, job, request)
+    answer = _read(session, job)
     await to_thread.run_sync(session.commit)  # the job's thread must see it
     jobs.run(job.id)
     return answer
@@ -134,14 +134,13 @@ def _keep(upload: UploadFile, path: Path) -> Path:
 @router.get("/{job_id}", response_model=ImportRead)
 def read_import(
     job_id: UUID,
-    request: Request,
     caller: FeedSender,
     session: DbSession,
     _unknown: NoUnknownQuery = None,
 ) -> ImportRead:
     """An import's progress and, once done, its summary (rows read, created, already
     present, rejected) with the first 100 rejects."""
-    return _read(session, _job(session, job_id, caller), request)
+    return _read(session, _job(session, job_id, caller))
 
 
 @router.get(
@@ -169,7 +168,7 @@ def _job(session: Session, job_id: UUID, caller: Caller) -> ImportJob:
     return job
 
 
-def _read(session: Session, job: ImportJob, request: Request) -> ImportRead:
+def _read(session: Session, job: ImportJob) -> ImportRead:
     rejects = repository.rejects_of(session, job.id, limit=REJECTS_SHOWN)
     values: dict[str, Any] = {
         name: getattr(job, name)

@@ -79,7 +79,7 @@ class Jobs:
             left = repository.waiting(session, stale_before=self.clock() - STALE)
             ids = [job.id for job in left if Path(job.stored_at).exists()]
         for job_id in ids:
-            self._submit(job_id)
+            self.run(job_id)
 
     # A new upload ---------------------------------------------------------------------------
 
@@ -98,9 +98,7 @@ class Jobs:
         return job
 
     def run(self, job_id: UUID) -> None:
-        self._submit(job_id)
-
-    def _submit(self, job_id: UUID) -> None:
+        """Run a job on the job thread (unless this process is stopping)."""
         if not self._stopping.is_set():
             self._runner.submit(self._run, job_id)
 
