@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     password_checks: int = 1
     # After each check, its slot rests this many times as long as the check took: a flood of
     # sign-ins takes at most 1 / (1 + rest) of a core per check slot from the people working.
-    password_check_rest: float = 1.0
+    password_check_rest: float = 1.5
     # Police feed uploads (POST /api/imports/police-feed): kept here while their job runs
     # (deleted when it ends), at most this large.
     imports_dir: Path = PROJECT_ROOT / "var" / "imports"

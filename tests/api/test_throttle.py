@@ -184,3 +184,26 @@ def test_a_check_slot_rests_after_its_check_so_a_flood_takes_part_of_a_core(
     while slots.borrowed_tokens:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_a_hash_made_at_other_costs_is_made_again_on_sign_in(
+    client: TestClient, session_factory: Any, clock: FakeClock
+) -> None:
+    """Passwords hashed before the one-lane parameters (ADR 18) move to them as their users
+    sign in: the stored hash changes once, and the password still works."""
+    from argon2 import PasswordHasher
+
+    from triage.auth.models import User
+
+    name = user(session_factory, clock)
+    older = PasswordHasher(time_cost=1, memory_cost=16, parallelism=2).hash(PASSWORD)
+    with transaction(session_factory) as session:
+        session.scalars(select(User).where(User.username == name)).one().password_hash = older
+    assert token(client, name, PASSWORD).status_code == 200
+    with session_factory() as session:
+        now_stored = session.scalars(select(User.password_hash).where(User.username == name)).one()
+    assert now_stored != older and "p=1" in now_stored
+    assert token(client, name, PASSWORD).status_code == 200
+    with session_factory() as session:
+        again = session.scalars(select(User.password_hash).where(User.username == name)).one()
+    assert again == now_stored  # made once, not at every sign-in

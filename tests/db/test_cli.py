@@ -129,6 +129,7 @@ class TestUserChanges:
 
     def test_list_disable_enable_and_reset(self, url: str) -> None:
         import asyncio
+        from concurrent.futures import ThreadPoolExecutor
         from datetime import UTC, datetime, timedelta
 
         from sqlalchemy.orm import Session
@@ -150,9 +151,13 @@ class TestUserChanges:
 
             attempt = auth_service.Attempt("k.ward", password, "test", now)
             with factory() as session:  # sign-in ends its own transactions
-                token = asyncio.run(
-                    auth_service.sign_in(session, attempt=attempt, gate=SignInGate(), open_=issue)
+                # On a thread of its own: a worker that ran the browser tests has Playwright's
+                # loop running in this one, and asyncio.run refuses to start beside it.
+                signing_in = auth_service.sign_in(
+                    session, attempt=attempt, gate=SignInGate(), open_=issue
                 )
+                with ThreadPoolExecutor(1) as thread:
+                    token = thread.submit(asyncio.run, signing_in).result()
                 session.commit()
             return token
 

@@ -33,7 +33,6 @@ SHOTS = Path(os.environ.get("TRIAGE_SCREENSHOTS", ROOT / "build/screenshots"))
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
-
 @pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The journeys first, in their order. pytest-xdist hands each worker a run of

@@ -5,11 +5,11 @@ working, and how little.
   from that username or address is refused without a database read.
 - A refusal is held (`hold` seconds, on the event loop: no thread, no connection) before it
   is answered, so a client that ignores Retry-After sends a few tries a second, not hundreds.
-- Password checks (argon2: about 0.2 s and 64 MiB each) run `checks` at once on threads of
-  their own at the lowest CPU priority, each slot resting `rest` times as long as its check
-  took before the next (so checks take at most half a core each by default); a sign-in
-  waits for one on the event loop, holding no thread and no database connection, and gives
-  up after `wait` seconds (429).
+- Password checks (argon2: about 0.15 s of one core and 64 MiB each) run `checks` at once
+  on threads of their own at the lowest CPU priority, each slot resting `rest` times as
+  long as its check took before the next (so checks take at most 40% of a core each by
+  default); a sign-in waits for one on the event loop, holding no thread and no database
+  connection, and gives up after `wait` seconds (429).
 
 Measured by benchmarks/throttle.py (benchmarks/README.md).
 """
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
-from triage.auth.passwords import verify_password
+from triage.auth.passwords import rehashed, verify_password
 from triage.errors import Throttled
 
 
@@ -56,7 +56,7 @@ class SignInGate:
     wait: float = 10.0
     # After each check its slot stays taken this many times as long as the check took: the
     # checks use at most 1 / (1 + rest) of a core each, whatever a botnet sends.
-    rest: float = 1.0
+    rest: float = 1.5
     remembered: int = 100_000  # lockouts kept in memory at most
 
     def __post_init__(self) -> None:
@@ -118,6 +118,14 @@ class SignInGate:
         # The answer goes now; the slot rests before the next check may start.
         loop.call_later((loop.time() - started) * self.rest, slots.release_on_behalf_of, holder)
         return valid
+
+    async def rehashed(self, password_hash: str, password: str) -> str | None:
+        """`passwords.rehashed` on a password-check thread: a signed-in user's hash made at
+        old costs is made again (no slot: only the right password gets here)."""
+        loop = asyncio.get_running_loop()
+        with anyio.CancelScope(shield=True):
+            new_hash = await loop.run_in_executor(self._executor, rehashed, password_hash, password)
+        return new_hash
 
     def slots_here(self) -> anyio.CapacityLimiter:
         loop = asyncio.get_running_loop()

@@ -26,6 +26,10 @@ def add_user(session: Session, user: User) -> User:
     return user
 
 
+def set_password_hash(session: Session, *, user_id: int, password_hash: str) -> None:
+    session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
 def username(session: Session, user_id: int | None) -> str | None:
     if user_id is None:
         return None

@@ -108,7 +108,8 @@ async def sign_in(
         if found is None or not valid or not found.active:
             await to_thread.run_sync(note_failure, session, attempt)
             raise NotAuthenticated("incorrect username or password")
-        return await to_thread.run_sync(_signed_in, session, attempt, found, open_)
+        new_hash = await gate.rehashed(found.password_hash, attempt.password)
+        return await to_thread.run_sync(_signed_in, session, attempt, found, new_hash, open_)
     except Throttled as refusal:
         raise await gate.refuse(refusal) from None
 
@@ -134,9 +135,15 @@ def _before_the_check(session: Session, attempt: Attempt, gate: SignInGate) -> F
 
 
 def _signed_in(
-    session: Session, attempt: Attempt, found: Found, open_: Callable[[Session, Found], T]
+    session: Session,
+    attempt: Attempt,
+    found: Found,
+    new_hash: str | None,
+    open_: Callable[[Session, Found], T],
 ) -> T:
     repository.clear_failures(session, username_key=attempt.username_key)
+    if new_hash is not None:
+        repository.set_password_hash(session, user_id=found.user_id, password_hash=new_hash)
     return open_(session, found)
 
 
