@@ -7,7 +7,7 @@ import subprocess
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,7 +35,6 @@ from triage.reports import facts as case_facts
 from triage.reports import fold
 from triage.reports.models import ReportCase, ReportCount
 from triage.rule_sources import RuleSources
-from triage.vcop.calendar import CachedCalendar, WorkingCalendar
 from triage.vcop.models import EntitlementCheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,16 +225,6 @@ def test_conversion_falls_in_the_range_comparable_units_report() -> None:
     assert crimes.most_common(1)[0][0] in ("violence", "domestic_abuse")
     assert 0.05 <= sum(bool(f.hate_strands) for f in facts) / len(facts) <= 0.11
     assert {f.source for f in facts} >= {"police", "self_referral", "partner_agency"}
-
-
-def test_the_remembering_calendar_answers_as_the_plain_one() -> None:
-    cached, plain = CachedCalendar("Europe/London", datetime.min.time().replace(hour=17)), None
-    plain = WorkingCalendar("Europe/London")
-    rng = random.Random(5)
-    for _ in range(3000):
-        started = NOW - timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
-        days = rng.choice((0, 1, 2, 5))
-        assert cached.due_at(started, days) == plain.due_at(started, days)
 
 
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:

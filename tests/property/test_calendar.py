@@ -1,6 +1,6 @@
 """Properties of the working-day calendar, and the days that make calendars go wrong."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +52,34 @@ class TestClockStarts:
         due = calendar.due_at(instant, n).astimezone(calendar.zone)
         assert (due.hour, due.minute, due.second) == (23, 59, 59)
         assert due > instant
+
+
+class TestRememberedDueTimes:
+    """`due_at` remembers by (local day, after the cut-off, days): its answers equal the
+    day-by-day reckoning, whatever was asked before and whatever the zone and cut-off."""
+
+    @given(st.lists(st.tuples(instants, st.sampled_from((0, 1, 2, 5, 10))), max_size=40))
+    def test_remembered_answers_equal_the_reckoning(self, asked):
+        remembering = WorkingCalendar()
+        for instant, n in asked + asked:  # each asked twice: the second from memory
+            reckoned = calendar.end_of(calendar.add_working_days(calendar.start_day(instant), n))
+            assert remembering.due_at(instant, n) == reckoned
+
+    def test_the_zone_and_cut_off_are_part_of_each_answer(self):
+        friday = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # 15:30 in London, 10:30 in NY
+        assert WorkingCalendar(cutoff=time(15, 0)).due_at(friday, 0).date() == date(2026, 11, 30)
+        assert WorkingCalendar().due_at(friday, 0).date() == date(2026, 11, 27)
+        new_york = WorkingCalendar("America/New_York")
+        assert new_york.due_at(friday, 0).utcoffset() == timedelta(hours=-5)
+
+    def test_it_forgets_everything_when_full(self):
+        small = WorkingCalendar()
+        small.remembered = 3
+        start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+        for k in range(7):
+            instant = start + timedelta(days=k)
+            assert small.due_at(instant, 1) == calendar.due_at(instant, 1)
+            assert len(small._due) <= 3
 
 
 def at_london(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

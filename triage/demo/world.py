@@ -20,7 +20,7 @@ from triage.referrals.people import name_key, phone_key
 from triage.routing.engine import Decision, Engine, ProviderStatus, RoutingInput
 from triage.routing.engine import statuses_from_directory as directory_statuses
 from triage.rule_sources import RuleSources
-from triage.vcop.calendar import CachedCalendar
+from triage.vcop.calendar import WorkingCalendar
 from triage.vcop.editions import Edition, edition_in_force
 
 DAYS = 3 * 365
@@ -51,7 +51,7 @@ class World:
     engine: Engine
     statuses: dict[str, ProviderStatus]
     editions: tuple[Edition, ...]
-    calendar: CachedCalendar
+    calendar: WorkingCalendar
     areas: list[str]
     provider_ids: dict[str, int]
     respond_hours: dict[str, int]
@@ -129,7 +129,7 @@ def build_world(
         engine=rules.engine,
         statuses=directory_statuses(rule_set),
         editions=rules.editions,
-        calendar=CachedCalendar(settings.timezone, settings.vcop_cutoff),
+        calendar=WorkingCalendar(settings.timezone, settings.vcop_cutoff),
         areas=sorted(rule_set.directory.areas),
         provider_ids=provider_ids,
         respond_hours={p.code: p.respond_by_hours for p in directory},

@@ -22,9 +22,15 @@ def _bank_holidays(year: int) -> frozenset[date]:
 
 
 class WorkingCalendar:
+    """Working-day arithmetic; `due_at` remembers its answers by (local day, after the
+    cut-off, days), all an answer depends on: a few thousand over years of referrals."""
+
+    remembered = 50_000  # due times kept at most (about 10 MB); then forgotten at once
+
     def __init__(self, timezone: str = "Europe/London", cutoff: time = time(17, 0)) -> None:
         self.zone = ZoneInfo(timezone)
         self.cutoff = cutoff
+        self._due: dict[tuple[int, bool, int], datetime] = {}
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in _bank_holidays(day.year)
@@ -68,21 +74,13 @@ class WorkingCalendar:
 
     def due_at(self, started: datetime, working_days: int) -> datetime:
         """When a clock of `working_days` started at `started` falls due."""
-        return self.end_of(self.add_working_days(self.start_day(started), working_days))
-
-
-class CachedCalendar(WorkingCalendar):
-    """The working calendar with `due_at` remembered by (local day, after cut-off, days):
-    all the answer depends on (a test proves it equals the plain calendar's)."""
-
-    def __init__(self, timezone: str, cutoff: time) -> None:
-        super().__init__(timezone, cutoff)
-        self._known: dict[tuple[date, bool, int], datetime] = {}
-
-    def due_at(self, started: datetime, working_days: int) -> datetime:
         local = started.astimezone(self.zone)
-        key = (local.date(), local.time() >= self.cutoff, working_days)
-        due = self._known.get(key)
+        key = (local.toordinal(), local.time() >= self.cutoff, working_days)
+        due = self._due.get(key)
         if due is None:
-            due = self._known[key] = super().due_at(started, working_days)
+            if len(self._due) >= self.remembered:
+                self._due.clear()
+            due = self._due[key] = self.end_of(
+                self.add_working_days(self.start_day(started), working_days)
+            )
         return due

@@ -87,56 +87,110 @@ def evaluate(
         enhanced=enhanced,
         enhanced_reasons=reasons,
         rights=tuple(
-            right_status(right, facts, enhanced=enhanced, now=now, calendar=calendar)
-            for right in edition.rights
+            step if isinstance(step, RightStatus) else step.status(facts, enhanced, now, calendar)
+            for step in _steps_of(edition)
         ),
     )
 
 
-def right_status(
-    right: Right, facts: VcopFacts, *, enhanced: bool, now: datetime, calendar: WorkingCalendar
-) -> RightStatus:
-    def status(name: str, reason: str | None = None, **times: datetime | None) -> RightStatus:
-        return RightStatus(right.id, right.title, name, reason=reason, **times)
-
-    if not right.tracked:
-        return status(NOT_TRACKED)
-    if right.applies_to == "enhanced" and not enhanced:
-        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[0])
-    if isinstance(right.applies_to, list) and facts.crime_type not in right.applies_to:
-        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[1])
-    if "crime_not_reported" in right.not_applicable_when and facts.crime_reported_at is None:
-        return status(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[2])
-    for exclusion in right.excluded_when:
-        if _excluded(exclusion, facts):
-            return status(EXCLUDED, exclusion)
-    started = _instant(right.start, facts)
-    met_at = _instant(right.met_by, facts)
-    if started is None:
-        return status(PENDING, "clock_not_started", met_at=met_at)
-    days = right.working_days if right.working_days is not None else 0
-    if enhanced and right.enhanced_working_days is not None:
-        days = right.enhanced_working_days
-    due_at = calendar.due_at(started, days)
-    if met_at is not None:
-        return status(MET if met_at <= due_at else LATE, due_at=due_at, met_at=met_at)
-    return status(BREACHED if now > due_at else PENDING, due_at=due_at)
+# Each event and exclusion of an edition, as the fact that holds it.
+_FACT_OF_EVENT = {
+    "crime_reported": "crime_reported_at",
+    "referral_received": "received_at",
+    "contact_made": "contact_made_at",
+    "routed": "routed_at",
+    "accepted": "accepted_at",
+}
+_FACT_OF_EXCLUSION = {
+    "opted_out": "opted_out",
+    "no_consent": "consent_missing",
+    "unsafe_to_contact": "unsafe_to_contact",
+}
 
 
-def _excluded(exclusion: str, facts: VcopFacts) -> bool:
-    return {
-        "opted_out": facts.opted_out,
-        "no_consent": facts.consent_missing,
-        "unsafe_to_contact": facts.unsafe_to_contact,
-    }[exclusion]
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A tracked right worked out once per edition: its tests in order, the facts they
+    read, and every answer that does not depend on a date made in advance."""
+
+    id: str
+    title: str
+    enhanced_only: bool
+    crime_types: frozenset[str] | None
+    when_reported: bool
+    exclusions: tuple[tuple[str, RightStatus], ...]  # (fact, the answer when it is true)
+    start: str
+    met_by: str
+    days: int
+    enhanced_days: int
+    not_enhanced: RightStatus
+    other_crime: RightStatus
+    not_reported: RightStatus
+
+    @classmethod
+    def of(cls, right: Right) -> "_Clock":
+        def answer(status: str, reason: str) -> RightStatus:
+            return RightStatus(right.id, right.title, status, reason=reason)
+
+        days = right.working_days if right.working_days is not None else 0
+        return cls(
+            id=right.id,
+            title=right.title,
+            enhanced_only=right.applies_to == "enhanced",
+            crime_types=frozenset(right.applies_to) if isinstance(right.applies_to, list) else None,
+            when_reported="crime_not_reported" in right.not_applicable_when,
+            exclusions=tuple(
+                (_FACT_OF_EXCLUSION[e], answer(EXCLUDED, e)) for e in right.excluded_when
+            ),
+            start=_FACT_OF_EVENT[str(right.start)],
+            met_by=_FACT_OF_EVENT[str(right.met_by)],
+            days=days,
+            enhanced_days=days
+            if right.enhanced_working_days is None
+            else right.enhanced_working_days,
+            not_enhanced=answer(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[0]),
+            other_crime=answer(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[1]),
+            not_reported=answer(NOT_APPLICABLE, NOT_APPLICABLE_REASONS[2]),
+        )
+
+    def status(
+        self, facts: VcopFacts, enhanced: bool, now: datetime, calendar: WorkingCalendar
+    ) -> RightStatus:
+        if self.enhanced_only and not enhanced:
+            return self.not_enhanced
+        if self.crime_types is not None and facts.crime_type not in self.crime_types:
+            return self.other_crime
+        if self.when_reported and facts.crime_reported_at is None:
+            return self.not_reported
+        for fact, excluded in self.exclusions:
+            if getattr(facts, fact):
+                return excluded
+        started: datetime | None = getattr(facts, self.start)
+        met_at: datetime | None = getattr(facts, self.met_by)
+        if started is None:
+            return RightStatus(self.id, self.title, PENDING, None, met_at, "clock_not_started")
+        due_at = calendar.due_at(started, self.enhanced_days if enhanced else self.days)
+        if met_at is not None:
+            return RightStatus(
+                self.id, self.title, MET if met_at <= due_at else LATE, due_at, met_at
+            )
+        return RightStatus(self.id, self.title, BREACHED if now > due_at else PENDING, due_at)
 
 
-def _instant(event: str | None, facts: VcopFacts) -> datetime | None:
-    return {
-        "crime_reported": facts.crime_reported_at,
-        "referral_received": facts.received_at,
-        "contact_made": facts.contact_made_at,
-        "routed": facts.routed_at,
-        "accepted": facts.accepted_at,
-        None: None,
-    }[event]
+# Editions worked out, by identity (a pydantic model holding lists cannot be hashed); the
+# few editions a process loads stay here with their steps.
+_steps: dict[int, tuple[Edition, tuple[RightStatus | _Clock, ...]]] = {}
+
+
+def _steps_of(edition: Edition) -> tuple[RightStatus | _Clock, ...]:
+    known = _steps.get(id(edition))
+    if known is not None and known[0] is edition:
+        return known[1]
+    if len(_steps) >= 64:  # rule sets reloaded many times (tests): start again
+        _steps.clear()
+    steps = tuple(
+        _Clock.of(right) if right.tracked else RightStatus(right.id, right.title, NOT_TRACKED)
+        for right in edition.rights
+    )
+    _steps[id(edition)] = (edition, steps)
+    return steps

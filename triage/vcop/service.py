@@ -20,7 +20,7 @@ from triage.audit import service as audit
 from triage.caller import Caller
 from triage.config import Settings
 from triage.vcop import repository
-from triage.vcop.calendar import CachedCalendar, WorkingCalendar
+from triage.vcop.calendar import WorkingCalendar
 from triage.vcop.editions import Edition
 from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import BREACHED, NOT_TRACKED, PENDING, Evaluation
@@ -32,8 +32,8 @@ Enhancement = tuple[bool | None, list[str] | None, str | None]
 
 @cache
 def _calendar(timezone: str, cutoff: time) -> WorkingCalendar:
-    # Due times remembered by (local day, after cut-off, days): a few thousand over years.
-    return CachedCalendar(timezone, cutoff)
+    # One per process: it remembers the due times it has worked out.
+    return WorkingCalendar(timezone, cutoff)
 
 
 def calendar_for(settings: Settings) -> WorkingCalendar:
