@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,16 +67,51 @@ def timed_import(feed: Path, env: dict[str, str]) -> tuple[float, float, float, 
          "--rejects", str(feed.with_suffix(".rejects.csv"))],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
+    together = TreeMemory(child.pid)
+    together.start()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
+    together.stop = True
     child.returncode = os.waitstatus_to_exitcode(status)
     out = child.stdout.read() if child.stdout else ""
     if child.returncode != 0:
         raise SetupError(f"the import failed ({child.returncode}): {out}")
     cpu = usage.ru_utime + usage.ru_stime
     machine = machine_busy() - busy_before
-    print(f"  machine busy {machine:.1f} CPU s in {seconds:.1f} s (import {cpu:.1f} CPU s)")
+    print(f"  machine busy {machine:.1f} CPU s in {seconds:.1f} s (import {cpu:.1f} CPU s); "
+          f"the import and its workers together at most {together.peak / 1024:.0f} MB")  # fmt: skip
     return seconds, usage.ru_maxrss / 1024, cpu, out.strip().splitlines()[-1]
+
+
+class TreeMemory(threading.Thread):
+    """The largest sum of resident memory of a process and its descendants, read from /proc
+    five times a second (the workers' share, which wait4's peak of one process leaves out)."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.peak, self.stop = root, 0, False  # peak in KiB
+
+    def run(self) -> None:
+        while not self.stop:
+            parents: dict[int, int] = {}
+            rss: dict[int, int] = {}
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    status = (entry / "status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                parents[int(entry.name)] = int(fields.get("PPid", "0"))
+                rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+            tree, grew = {self.root}, True
+            while grew:
+                more = {pid for pid, parent in parents.items() if parent in tree} - tree
+                tree |= more
+                grew = bool(more)
+            self.peak = max(self.peak, sum(rss.get(pid, 0) for pid in tree))
+            time.sleep(0.2)
 
 
 def copy_baseline(admin_url: str, name: str, folder: Path) -> tuple[float, int]:
@@ -135,7 +171,7 @@ def main() -> int:
     rate, base_rate = created / seconds, base_rows / base_seconds
     print(
         f"import: {created:,} referrals in {seconds:.1f} s = {rate:,.0f}/s "
-        f"({cpu / created * 1e6:.0f} us CPU each), peak RSS {rss:.0f} MB"
+        f"({cpu / created * 1e6:.0f} us CPU each), peak RSS {rss:.0f} MB (the largest process)"
     )
     print(
         f"COPY FROM of the same referral rows: {base_rows:,} in {base_seconds:.1f} s = "

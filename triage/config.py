@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     # (higher: a whole unit may sit behind one address) from an address, and sign-in answers
     # 429 until the window has passed, each refusal held this long before it is answered (a
     # client ignoring Retry-After sends a few a second, not hundreds); and how many password
-    # checks (argon2, about 0.2 s of CPU each) one process runs at once: the cores less one,
-    # at least one (benchmarks/README.md, sign-in throttling).
+    # checks (argon2, about 0.15 s of one core each) one process runs at once
+    # (benchmarks/README.md, sign-in throttling).
     sign_in_failures: int = 5
     sign_in_address_failures: int = 20
     sign_in_window_minutes: float = 15.0
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # (deleted when it ends), at most this large.
     imports_dir: Path = PROJECT_ROOT / "var" / "imports"
     import_max_mb: int = 512
+    # `triage import police-feed`: processes that validate and work out batches while the
+    # command stores the one before (0: all in the command's own process).
+    import_workers: int = 2
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.

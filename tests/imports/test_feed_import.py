@@ -38,12 +38,13 @@ def importer(
 
 
 def run(
-    session_factory: sessionmaker[Session], context: Context, path: Path, **reader: Any
-) -> tuple[Summary, list[Reject]]:
+    session_factory: sessionmaker[Session], context: Context, path: Path, workers: int = 0,
+    **reader: Any,
+) -> tuple[Summary, list[Reject]]:  # fmt: skip
     rejects: list[Reject] = []
     summary = import_feed(session_factory, FeedFile(path, **reader), context,
                           done=lambda session, batch: rejects.extend(batch.rejects),
-                          batch_size=500)  # fmt: skip
+                          batch_size=500, workers=workers)  # fmt: skip
     return summary, rejects
 
 
@@ -67,10 +68,14 @@ def assert_as_planned(summary: Summary, rejects: list[Reject], plan: Plan) -> No
     }
 
 
-@pytest.mark.parametrize("json_lines", [False, True], ids=["csv", "jsonl"])
+@pytest.mark.parametrize(
+    ("json_lines", "workers"),
+    [(False, 0), (True, 0), (False, 2)],
+    ids=["csv", "jsonl", "csv-in-workers"],  # workers: PostgreSQL only, SQLite ignores them
+)
 def test_counts_rejects_and_a_second_import_that_creates_nothing(
     session_factory: sessionmaker[Session], rules: RuleSources, settings: Settings,
-    clock: FakeClock, tmp_path: Path, json_lines: bool,
+    clock: FakeClock, tmp_path: Path, json_lines: bool, workers: int,
 ) -> None:  # fmt: skip
     feed = tmp_path / ("feed.jsonl" if json_lines else "feed.csv")
     plan = write_feed(feed, 1500, bad_share=0.05, repeat_share=0.05, today=TODAY,
@@ -79,12 +84,12 @@ def test_counts_rejects_and_a_second_import_that_creates_nothing(
     assert plan.rejected >= len(kinds)  # every kind of bad value at least once
     context = importer(session_factory, rules, settings, clock)
 
-    summary, rejects = run(session_factory, context, feed)
+    summary, rejects = run(session_factory, context, feed, workers)
     assert_as_planned(summary, rejects, plan)
     referrals, audits, _ = counts(session_factory)
     assert referrals == plan.created and audits == plan.created  # one creation line each
 
-    again, _ = run(session_factory, context, feed)
+    again, _ = run(session_factory, context, feed, workers)  # every batch's COPY refused
     assert (again.created, again.already_present, again.rejected) == (
         0, plan.created + plan.already_present, plan.rejected)  # fmt: skip
     assert counts(session_factory)[0] == plan.created

@@ -23,6 +23,7 @@ from triage.imports.service import (
     Context,
     Reject,
     Summary,
+    fewer_collections,
     import_feed,
     reject_row,
 )
@@ -75,7 +76,9 @@ def police_feed(
                             rejected=so_far.rejected)  # fmt: skip
 
         try:
-            summary = import_feed(factory, reader, context, done=done, committed=committed)
+            fewer_collections()
+            summary = import_feed(factory, reader, context, done=done, committed=committed,
+                                  workers=settings.import_workers)  # fmt: skip
         except FeedUnreadable as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None

@@ -1,15 +1,22 @@
 """Every query of the feed import: referrals and their first audit and check-log lines in
-bulk. On PostgreSQL by binary COPY (the referrals into a staging table, then one `INSERT ...
-SELECT ... ON CONFLICT DO NOTHING`); on SQLite by the plain statements intake uses."""
+bulk. On PostgreSQL by binary COPY: a batch encoded by a worker process straight into the
+tables under a savepoint; else, or when a key of it turns out taken, the referrals into a
+staging table and one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. On SQLite by the plain
+statements intake uses."""
 
+import io
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import sql
+from psycopg.copy import FileWriter
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, and_, func, insert, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from triage.audit.models import AuditEvent
 from triage.audit.repository import append_many
@@ -98,6 +105,15 @@ def append_lines(
             _copy(session, table, columns, ([row[c] for c in columns] for row in rows))
 
 
+def copy_url(factory: sessionmaker[Session]) -> str | None:
+    """The database's URL when it takes COPY (PostgreSQL: batches can be encoded by worker
+    processes), else None."""
+    bind = factory.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        return None
+    return str(bind.url.render_as_string(hide_password=False))
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -110,6 +126,26 @@ def _driver(session: Session) -> Any:
 _OIDS: dict[str, dict[str, int]] = {}
 
 
+def _types(connection: Any, table: Table, columns: Sequence[str]) -> list[int]:
+    """The PostgreSQL type of each column, for binary COPY (read once per process)."""
+    if table.name not in _OIDS:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (table.name,),
+            )
+            _OIDS[table.name] = dict(cursor.fetchall())
+    return [_OIDS[table.name][column] for column in columns]
+
+
+def _copy_statement(table: Table, columns: Sequence[str], into: str | None = None) -> Any:
+    return sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
+        table=sql.Identifier(into or table.name),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+    )
+
+
 def _copy(
     session: Session,
     table: Table,
@@ -120,23 +156,68 @@ def _copy(
 ) -> None:
     """Binary COPY of `rows` (values in `columns` order) into `into`, else `table`."""
     connection = _driver(session)
-    if table.name not in _OIDS:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT attname, atttypid FROM pg_attribute "
-                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-                (table.name,),
-            )
-            _OIDS[table.name] = dict(cursor.fetchall())
-    types = [_OIDS[table.name][column] for column in columns]
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)").format(
-        table=sql.Identifier(into or table.name),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-    )
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+    types = _types(connection, table, columns)
+    with connection.cursor() as cursor, cursor.copy(_copy_statement(table, columns, into)) as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+# A batch's binary COPY data, made in a worker process and sent by the importing one.
+Encoded = list[tuple[str, list[str], bytes]]  # (table, columns, data)
+_TABLES = {t.name: t for t in map(table_of, (Referral, AuditEvent, EntitlementCheck))}
+
+
+class Encoder:
+    """Makes a batch's binary COPY data without sending it (a worker process's half of the
+    import, on PostgreSQL): its connection only lends psycopg the column types and their
+    adapters; no statement changes anything through it."""
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self._connection = psycopg.connect(url.render_as_string(hide_password=False))
+
+    def encode(
+        self,
+        referrals: list[dict[str, Any]],
+        audit_lines: list[dict[str, Any]],
+        check_rows: list[dict[str, Any]],
+    ) -> Encoded:
+        encoded: Encoded = []
+        for table, rows in ((table_of(Referral), referrals), (table_of(AuditEvent), audit_lines),
+                            (table_of(EntitlementCheck), check_rows)):  # fmt: skip
+            if not rows:
+                continue
+            columns = list(rows[0])
+            out = io.BytesIO()
+            with (
+                self._connection.cursor() as cursor,
+                psycopg.Copy(cursor, binary=True, writer=FileWriter(out)) as copy,
+            ):
+                copy.set_types(_types(self._connection, table, columns))
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+            encoded.append((table.name, columns, out.getvalue()))
+        self._connection.rollback()  # the type lookup's transaction
+        return encoded
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def copy_encoded(session: Session, encoded: Encoded) -> bool:
+    """Send COPY data made by an Encoder, all of it or (a unique key taken: a crime reference
+    stored already, a reference drawn twice) none of it: False."""
+    connection = _driver(session)
+    try:
+        with connection.transaction():  # a savepoint
+            for name, columns, data in encoded:
+                statement = _copy_statement(_TABLES[name], columns)
+                with connection.cursor() as cursor, cursor.copy(statement) as copy:
+                    copy.write(data)
+    except UniqueViolation:
+        return False
+    return True
 
 
 # Jobs ---------------------------------------------------------------------------------------
