@@ -164,7 +164,7 @@ def _copy(
 
 
 # A batch's binary COPY data, made in a worker process and sent by the importing one.
-Encoded = list[tuple[str, list[str], bytes]]  # (table, columns, data)
+CopyData = list[tuple[str, list[str], bytes]]  # (table, columns, binary COPY data)
 _TABLES = {t.name: t for t in map(table_of, (Referral, AuditEvent, EntitlementCheck))}
 
 
@@ -182,8 +182,8 @@ class Encoder:
         referrals: list[dict[str, Any]],
         audit_lines: list[dict[str, Any]],
         check_rows: list[dict[str, Any]],
-    ) -> Encoded:
-        encoded: Encoded = []
+    ) -> CopyData:
+        encoded: CopyData = []
         for table, rows in ((table_of(Referral), referrals), (table_of(AuditEvent), audit_lines),
                             (table_of(EntitlementCheck), check_rows)):  # fmt: skip
             if not rows:
@@ -205,7 +205,7 @@ class Encoder:
         self._connection.close()
 
 
-def copy_encoded(session: Session, encoded: Encoded) -> bool:
+def copy_encoded(session: Session, encoded: CopyData) -> bool:
     """Send COPY data made by an Encoder, all of it or (a unique key taken: a crime reference
     stored already, a reference drawn twice) none of it: False."""
     connection = _driver(session)

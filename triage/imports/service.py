@@ -180,7 +180,7 @@ class Encoded:
     rejected: int
     created: int  # referrals in the data
     later: list[int]  # rows whose crime reference came earlier in the batch
-    data: repository.Encoded
+    data: repository.CopyData
 
 
 def _work_out(
