@@ -2,9 +2,11 @@
 that PostgreSQL and UTF-8 can hold and that a CSV row cannot be split by, dates and times in
 the years people mean (1900-2100), ids within their column's range. Pure: no I/O."""
 
+import functools
+import importlib
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
@@ -58,3 +60,18 @@ Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_years)]
 RowId = Annotated[int, Field(ge=1, le=INT_MAX)]
 # A quarter as the MoJ return names it: 2026Q3, in the years above.
 QUARTER = r"^(19\d{2}|20\d{2}|2100)Q[1-4]$"
+
+
+def _remember_email_domains() -> None:
+    """Every e-mail address (pydantic's `EmailStr`, through email-validator) has its domain
+    checked once a process, not once an address: a police feed's million addresses share a
+    few hundred domains, and the domain's IDNA check was 13 of the 20 us an address took.
+    The check itself is email-validator's own, so every answer is the same (the test
+    compares them); a domain it refuses is not remembered, so its error is raised again."""
+    module: Any = importlib.import_module("email_validator.validate_email")
+    check = module.validate_email_domain_name
+    if not hasattr(check, "cache_info"):
+        module.validate_email_domain_name = functools.lru_cache(maxsize=4096)(check)
+
+
+_remember_email_domains()

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     import_max_mb: int = 512
     # `triage import police-feed`: processes that validate and work out batches while the
     # command stores the one before (0: all in the command's own process).
-    import_workers: int = 2
+    import_workers: int = 1
     # `close` with `uncontactable` needs this many attempts, on at least two days.
     min_contact_attempts: int = 3
     # How long a provider has to answer an offer when its directory entry does not say.

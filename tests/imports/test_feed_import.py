@@ -16,6 +16,7 @@ from adapters.police_feed.reader import FeedFile
 from tests.support import FakeClock
 from triage.audit.models import AuditEvent
 from triage.auth import service as auth_service
+from triage.auth.passwords import NO_PASSWORD, verify_password
 from triage.config import Settings
 from triage.db import transaction
 from triage.demo.feed import BAD_KINDS, Plan, write_feed
@@ -70,8 +71,10 @@ def assert_as_planned(summary: Summary, rejects: list[Reject], plan: Plan) -> No
 
 @pytest.mark.parametrize(
     ("json_lines", "workers"),
-    [(False, 0), (True, 0), (False, 2)],
-    ids=["csv", "jsonl", "csv-in-workers"],  # workers: PostgreSQL only, SQLite ignores them
+    [(False, 0), (True, 0), (False, 1), (False, 2)],
+    # workers: PostgreSQL only, SQLite ignores them; with one, the importer works out a
+    # batch itself whenever the worker has two
+    ids=["csv", "jsonl", "csv-in-a-worker", "csv-in-workers"],
 )
 def test_counts_rejects_and_a_second_import_that_creates_nothing(
     session_factory: sessionmaker[Session], rules: RuleSources, settings: Settings,
@@ -217,3 +220,21 @@ def test_a_repeat_that_says_something_else_is_rejected_naming_its_columns(
     again, rejects = run(session_factory, context, feed)  # and against what is stored
     assert (again.created, again.already_present, again.rejected) == (0, 3, 1)
     assert {(r.row, r.external_ref) for r in rejects} == {(4, "R/2")}
+
+
+def test_the_feed_user_can_never_sign_in(
+    session_factory: sessionmaker[Session], rules: RuleSources, settings: Settings,
+    clock: FakeClock, client: TestClient,
+) -> None:  # fmt: skip
+    """Made the first time a feed is imported, with no password at all (no argon2 run)."""
+    importer(session_factory, rules, settings, clock)
+    with session_factory() as session:
+        user = auth_service.repository.user_named(session, auth_service.FEED_USER)
+        assert user is not None and user.password_hash == NO_PASSWORD and not user.active
+    assert not verify_password(NO_PASSWORD, "")
+    assert not verify_password(NO_PASSWORD, NO_PASSWORD)
+    for password in ("", "!", "password"):
+        answer = client.post(
+            "/api/auth/token", data={"username": auth_service.FEED_USER, "password": password}
+        )
+        assert answer.status_code in (401, 422), answer.text  # 422: an empty password

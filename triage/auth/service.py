@@ -13,7 +13,7 @@ from triage.audit import service as audit
 from triage.auth import repository
 from triage.auth.gate import LockedOut, SignInGate, locked_out_message
 from triage.auth.models import PageSession, SignInFailure, Token, User
-from triage.auth.passwords import hash_password, new_token, token_digest
+from triage.auth.passwords import NO_PASSWORD, hash_password, new_token, token_digest
 from triage.caller import Caller, require_role
 from triage.errors import InvalidInput, NotAuthenticated, NotFound, Throttled
 from triage.lifecycle.codes import Role
@@ -26,17 +26,18 @@ def add_user(
     session: Session,
     *,
     username: str,
-    password: str,
+    password: str | None,
     role: Role,
     provider_code: str | None,
     now: datetime,
 ) -> User:
-    """Create a user; a provider's worker must name an existing provider, nobody else may."""
+    """Create a user; a provider's worker must name an existing provider, nobody else may.
+    Without a password (None) the account can never sign in."""
     if role == Role.system:
         raise InvalidInput("the system role belongs to the service itself", field=("role",))
     if not username.strip():
         raise InvalidInput("a username is needed", field=("username",))
-    if len(password) < 8:
+    if password is not None and len(password) < 8:
         raise InvalidInput("the password needs at least 8 characters", field=("password",))
     if repository.username_taken(session, username):
         raise InvalidInput(f"user {username!r} already exists", field=("username",))
@@ -51,7 +52,7 @@ def add_user(
         raise InvalidInput("only provider users belong to a provider", field=("provider",))
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=NO_PASSWORD if password is None else hash_password(password),
         role=role.value,
         provider_id=provider_id,
         active=True,
@@ -234,7 +235,7 @@ def feed_caller(session: Session, *, username: str, now: datetime) -> Caller:
     referral's `created_by` name who brought the rows in."""
     user = repository.user_named(session, username)
     if user is None and username == FEED_USER:
-        user = add_user(session, username=username, password=secrets.token_urlsafe(32),
+        user = add_user(session, username=username, password=None,
                         role=Role.intake, provider_code=None, now=now)  # fmt: skip
         user.active = False  # never signs in: the command line acts as it
         session.flush()
@@ -325,7 +326,7 @@ def reset_password(
 ) -> User:
     """Give a user a new password; every token and session they had ends (audited)."""
     user = _user_to_change(session, username)
-    if len(password) < 8:
+    if password is not None and len(password) < 8:
         raise InvalidInput("the password needs at least 8 characters", field=("password",))
     user.password_hash = hash_password(password)
     repository.revoke_everything_of(session, user_id=user.id, now=now)

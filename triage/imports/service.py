@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from queue import Full, Queue
 from typing import Any
 
 from pydantic import ValidationError
@@ -187,40 +188,117 @@ def _work_out(
     batches: Iterator[list[FeedRow]], context: Context, workers: int, database_url: str | None
 ) -> Iterator[tuple[list[FeedRow], Prepared | Encoded]]:
     """Each batch worked out, in file order: in this process, or (`workers` > 0, PostgreSQL)
-    encoded in worker processes while this one stores the batch before; at most `workers`
-    + 1 batches in flight, so memory stays flat."""
+    encoded in worker processes while this one stores the batch before, and by this one's
+    feed reader whenever every worker has a batch waiting (ADR 17); at most `workers` + 3
+    batches in flight, so memory stays flat."""
     if workers <= 0 or database_url is None:
         for rows in batches:
             now = context.clock()
             yield rows, prepare(rows, now, context.caller, context.rules, context.settings)
         return
+    here = _Worker(context.caller, context.rules, context.settings, database_url)
+    sent: deque[Future[Encoded]] = deque()
+
+    def submit(rows: list[FeedRow]) -> Future[Encoded]:
+        while sent and sent[0].done():
+            sent.popleft()
+        if len(sent) >= 2 * workers:  # every worker busy, with one more waiting
+            future: Future[Encoded] = Future()
+            future.set_result(here.encode(rows, context.clock()))
+            return future
+        sent.append(pool.submit(_encode_in_worker, rows, context.clock()))
+        return sent[-1]
+
     # spawn: workers start from a clean process (not a fork of this one and its threads),
     # children of this one, so they can tell when it is gone.
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(context.caller, context.rules, context.settings, database_url, os.getpid()),
-    ) as pool:
-        in_flight: deque[tuple[list[FeedRow], Future[Encoded]]] = deque()
-        for rows in batches:
-            in_flight.append((rows, pool.submit(_encode_here, rows, context.clock())))
-            if len(in_flight) > workers:
-                rows, future = in_flight.popleft()
+    try:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(context.caller, context.rules, context.settings, database_url, os.getpid()),
+        ) as pool:
+            for rows, future in _read_ahead(batches, submit, workers):
                 yield rows, future.result()
-        while in_flight:
-            rows, future = in_flight.popleft()
-            yield rows, future.result()
+    finally:
+        here.close()
 
 
-_worker: tuple[Caller, RuleSources, Settings, repository.Encoder] | None = None
+_END = object()
+
+
+def _read_ahead(
+    batches: Iterator[list[FeedRow]],
+    submit: Callable[[list[FeedRow]], Future[Encoded]],
+    depth: int,
+) -> Iterator[tuple[list[FeedRow], Future[Encoded]]]:
+    """The batches, each handed to `submit` by a thread that reads the feed while this one
+    waits for the database (the file's parsing off the path each batch waits on); at most
+    `depth` + 2 in flight. An error reading the feed is raised here, in file order."""
+    handed: Queue[object] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for rows in batches:
+                if not put((rows, submit(rows))):
+                    return
+            put(_END)
+        except BaseException as error:  # raised in the thread that reads the answers
+            put(error)
+
+    thread = threading.Thread(target=read, name="feed reader", daemon=True)
+    thread.start()
+    try:
+        while (item := handed.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Worker:
+    """Works a batch out and encodes it as COPY data: in a worker process, or in the
+    importer's feed reader."""
+
+    def __init__(
+        self, caller: Caller, rules: RuleSources, settings: Settings, database_url: str
+    ) -> None:
+        self.caller, self.rules, self.settings = caller, rules, settings
+        self.encoder = repository.Encoder(database_url)
+
+    def encode(self, rows: list[FeedRow], now: datetime) -> Encoded:
+        prepared = prepare(rows, now, self.caller, self.rules, self.settings)
+        first, later = _firsts(prepared)
+        made = [m for _, m in first.values()]
+        data = self.encoder.encode(
+            [m.values for m in made], [m.audit for m in made], [r for m in made for r in m.checks]
+        )
+        return Encoded(now, prepared.rejects, prepared.rejected, len(made), later, data)
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+_worker: _Worker | None = None
 
 
 def _start_worker(
     caller: Caller, rules: RuleSources, settings: Settings, database_url: str, parent: int
 ) -> None:
     global _worker
-    _worker = (caller, rules, settings, repository.Encoder(database_url))
+    _worker = _Worker(caller, rules, settings, database_url)
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     fewer_collections()
 
@@ -232,16 +310,9 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def _encode_here(rows: list[FeedRow], now: datetime) -> Encoded:
+def _encode_in_worker(rows: list[FeedRow], now: datetime) -> Encoded:
     assert _worker is not None, "a worker process starts with _start_worker"
-    caller, rules, settings, encoder = _worker
-    prepared = prepare(rows, now, caller, rules, settings)
-    first, later = _firsts(prepared)
-    made = [m for _, m in first.values()]
-    data = encoder.encode(
-        [m.values for m in made], [m.audit for m in made], [r for m in made for r in m.checks]
-    )
-    return Encoded(now, prepared.rejects, prepared.rejected, len(made), later, data)
+    return _worker.encode(rows, now)
 
 
 def _firsts(prepared: Prepared) -> tuple[dict[str, tuple[int, Made]], list[int]]:
