@@ -365,6 +365,10 @@ def revoke_token(session: Session, *, token: str, now: datetime) -> None:
     repository.revoke_token(session, digest=token_digest(token), now=now)
 
 
+def user_named(session: Session, username: str) -> User | None:
+    return repository.user_named(session, username)
+
+
 def username(session: Session, user_id: int | None) -> str | None:
     """A user's name, for answers that say who did something."""
     return repository.username(session, user_id)

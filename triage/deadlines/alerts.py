@@ -113,13 +113,16 @@ def open_alerts(
     *,
     include_acknowledged: bool,
     limit: int,
+    caller: Caller,
     referral_id: UUID | None = None,
 ) -> list[tuple[Alert, str | None]]:
     """The newest alerts first, each with its referral's reference; by default only those
-    not yet acknowledged; only one referral's when `referral_id` is given."""
+    not yet acknowledged; only one referral's when `referral_id` is given; none about a
+    referral locked down to others."""
     return repository.newest_alerts(
-        session, include_acknowledged=include_acknowledged, limit=limit, referral_id=referral_id
-    )
+        session, include_acknowledged=include_acknowledged, limit=limit,
+        reader_id=caller.user_id, referral_id=referral_id,
+    )  # fmt: skip
 
 
 def summarise(session: Session, *, now: datetime, window_hours: float) -> AlertSummary:
@@ -147,7 +150,7 @@ def acknowledge(
     session: Session, *, caller: Caller, alert_id: int, now: datetime
 ) -> tuple[Alert, str | None]:
     """Mark an alert seen; acknowledging twice answers 409."""
-    alert = repository.alert_for_update(session, alert_id)
+    alert = repository.alert_for_update(session, alert_id, caller.user_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     if alert.acknowledged_at is not None:

@@ -35,7 +35,9 @@ def list_alerts(
     _unknown: NoUnknownQuery = None,
 ) -> AlertList:
     """Open alerts, newest first (`acknowledged=true` includes those already seen)."""
-    found = alerts.open_alerts(session, include_acknowledged=acknowledged, limit=limit)
+    found = alerts.open_alerts(
+        session, include_acknowledged=acknowledged, limit=limit, caller=caller
+    )
     return AlertList(items=[alert_view(alert, reference) for alert, reference in found])
 
 

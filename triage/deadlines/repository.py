@@ -21,6 +21,7 @@ from triage.db import table_of
 from triage.deadlines.models import Alert
 from triage.lifecycle.codes import State
 from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.referrals.repository import may_read, readable_by
 from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import PENDING
 
@@ -187,12 +188,15 @@ def newest_alerts(
     *,
     include_acknowledged: bool,
     limit: int,
+    reader_id: int | None,
     referral_id: UUID | None = None,
 ) -> list[tuple[Alert, str | None]]:
-    """Alerts newest first, each with its referral's reference; one referral's if given."""
+    """Alerts newest first, each with its referral's reference; one referral's if given;
+    none about a referral locked down to users other than `reader_id`."""
     query = (
         select(Alert, Referral.reference)
         .outerjoin(Referral, Referral.id == Alert.referral_id)
+        .where(readable_by(reader_id))
         .order_by(Alert.raised_at.desc(), Alert.id.desc())
         .limit(limit)
     )
@@ -220,8 +224,12 @@ def returned_to_unit(session: Session) -> list[Row[UUID, str, datetime]]:
     )
 
 
-def alert_for_update(session: Session, alert_id: int) -> Alert | None:
-    return session.get(Alert, alert_id, with_for_update=True)
+def alert_for_update(session: Session, alert_id: int, reader_id: int | None) -> Alert | None:
+    """The alert, locked, unless it is about a referral locked down to other users."""
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None or alert.referral_id is None:
+        return alert
+    return alert if may_read(session, alert.referral_id, reader_id) else None
 
 
 def alerted_since(session: Session, *, key_prefix: str, since: datetime) -> bool:

@@ -33,16 +33,20 @@ from triage.deps import (
 )
 from triage.errors import parse_body
 from triage.lifecycle.codes import CrimeType, Event, Role, State
-from triage.referrals import assessing, entitlements, events, service
+from triage.referrals import assessing, entitlements, events, lockdown, service
 from triage.referrals.context import load
 from triage.referrals.deps import (
     AssessmentBody,
     ConsentBody,
     EventBodyIn,
     EventReferral,
+    LockdownBodyIn,
+    LockdownLifter,
     LockedTriageReferral,
+    ReferralKey,
     ScopedReferral,
     TriageReferral,
+    resolve,
 )
 from triage.referrals.repository import Filters
 from triage.referrals.schemas import (
@@ -50,6 +54,8 @@ from triage.referrals.schemas import (
     REFERENCE,
     History,
     IntakeReceipt,
+    LockdownBody,
+    LockdownRead,
     ReferralCreate,
     ReferralPage,
     ReferralRead,
@@ -242,6 +248,47 @@ def change_consent(
     """Give or withdraw consent to share; withdrawal withdraws an open offer."""
     context = assessing.change_consent(session, context=context, caller=caller, body=body, now=now)
     return referral_view(session, context, caller)
+
+
+@router.put(
+    "/api/referrals/{referral_id}/lockdown",
+    response_model=LockdownRead,
+    tags=["privacy"],
+    openapi_extra=json_body(LockdownBody.model_json_schema()),
+)
+def lock_down(
+    caller: TriageOnly,
+    context: LockedTriageReferral,
+    body: LockdownBodyIn,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
+) -> LockdownRead:
+    """Lock the referral down to named triage or provider users (and you): everyone else is
+    answered as if it did not exist. Replaces any lockdown it had; audited with the reason."""
+    return lockdown.lock_down(session, context=context, caller=caller, body=body, now=now)
+
+
+@router.delete(
+    "/api/referrals/{referral_id}/lockdown",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["privacy"],
+    responses={409: {"description": "stale version, or not locked down"}},
+)
+def lift_lockdown(
+    caller: LockdownLifter,
+    referral_id: ReferralKey,
+    session: DbSession,
+    now: Now,
+    version: Annotated[int, Query(ge=1, description="the referral's version as last read")],
+    reason: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                 description="why it is lifted (audited)")],
+    _unknown: NoUnknownQuery = None,
+) -> Response:  # fmt: skip
+    """Lift a lockdown: an admin, or one of the users it names. Audited with the reason."""
+    lockdown.lift(session, referral_id=resolve(session, referral_id), caller=caller,
+                  version=version, reason=reason.strip(), now=now)  # fmt: skip
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 EVENT_SCHEMAS = json_body(

@@ -238,11 +238,12 @@ def load(
     referral are applied one after the other and the second sees the first's version.
     """
     referral = repository.get(session, referral_id, for_update=for_update)
-    out_of_scope = caller.role == Role.provider and (
-        referral is None
-        or caller.provider_id is None
-        or not repository.is_visible_to_provider(session, referral_id, caller.provider_id)
-    )
+    out_of_scope = referral is not None and (
+        (caller.role == Role.provider and (
+            caller.provider_id is None
+            or not repository.is_visible_to_provider(session, referral_id, caller.provider_id)))
+        or not readable(session, referral_id, caller)
+    )  # fmt: skip
     if referral is None or out_of_scope:
         raise NotFound(f"no referral {referral_id}")
     return ReferralContext(
@@ -254,6 +255,11 @@ def load(
         rules=rules,
         settings=settings,
     )
+
+
+def readable(session: Session, referral_id: UUID, caller: Caller) -> bool:
+    """Whether a lockdown leaves the caller out (the service itself is never left out)."""
+    return caller.role == Role.system or repository.may_read(session, referral_id, caller.user_id)
 
 
 def load_many(

@@ -15,17 +15,18 @@ from triage.deps import (
     DbSession,
     Rules,
     TriageOrProvider,
+    allow_roles,
     body_after,
     raw_body,
     triage_only,
     triage_or_provider,
 )
 from triage.errors import NotFound, parse_body
-from triage.lifecycle.codes import Event
+from triage.lifecycle.codes import Event, Role
 from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load
 from triage.referrals.events import check_role
-from triage.referrals.schemas import EVENT_BODIES, REFERENCE, EventBody
+from triage.referrals.schemas import EVENT_BODIES, REFERENCE, EventBody, LockdownBody
 
 # A referral's id, or its VR- reference (GET /api/referrals/VR-26-7K3M9QXD).
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -85,6 +86,9 @@ LockedTriageReferral = Annotated[ReferralContext, scoped_referral(triage_only, f
 EventReferral = Annotated[ReferralContext, scoped_referral(event_caller, for_update=True)]
 AssessmentBody = Annotated[AssessmentUpdate, body_after(AssessmentUpdate, LockedTriageReferral)]
 ConsentBody = Annotated[ConsentUpdate, body_after(ConsentUpdate, LockedTriageReferral)]
+LockdownBodyIn = Annotated[LockdownBody, body_after(LockdownBody, LockedTriageReferral)]
+# Who may lift a lockdown: an admin, or a triage or provider user it names.
+LockdownLifter = Annotated[Caller, Depends(allow_roles(Role.triage, Role.provider, Role.admin))]
 
 
 async def event_body(

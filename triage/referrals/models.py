@@ -31,6 +31,13 @@ class Referral(Base):
             sqlite_where=text("state <> 'closed'"),
             postgresql_where=text("state <> 'closed'"),
         ),
+        # Retention's claim (DESIGN 11): closed referrals not yet anonymised, oldest first.
+        Index(
+            "ix_referrals_to_anonymise",
+            "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL AND anonymised_at IS NULL"),
+            postgresql_where=text("closed_at IS NOT NULL AND anonymised_at IS NULL"),
+        ),
         Index(
             "ix_referrals_returned_at",
             "returned_at",
@@ -82,6 +89,9 @@ class Referral(Base):
     # When a provider last gave the referral back to the unit (declined or let an offer
     # expire with nobody left, or handed it back); cleared when it is routed again or closed.
     returned_at: Mapped[datetime | None]
+    # When the victim's identity, contact details and free text were removed (retention or
+    # erasure, DESIGN 11); codes, dates and outcomes stay, so every report is unchanged.
+    anonymised_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
@@ -141,3 +151,27 @@ class Offer(Base):
     handed_back_at: Mapped[datetime | None]
     hand_back_reason: Mapped[str | None] = mapped_column(String(40))
     hand_back_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Lockdown(Base):
+    """A referral locked down to named users (DESIGN 11): everyone else is answered as if it
+    did not exist. Lifting it deletes the row; both are in the audit log with the reason."""
+
+    __tablename__ = "lockdowns"
+
+    referral_id: Mapped[UUID] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    locked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    locked_at: Mapped[datetime]
+
+
+class LockdownUser(Base):
+    """One of the users a locked-down referral stays visible to."""
+
+    __tablename__ = "lockdown_users"
+    __table_args__ = (Index("ix_lockdown_users_user_id", "user_id"),)
+
+    referral_id: Mapped[UUID] = mapped_column(
+        ForeignKey("lockdowns.referral_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)

@@ -11,10 +11,11 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from triage.auth.models import User
 from triage.db import table_of
 from triage.lifecycle.codes import State
 from triage.providers.models import Provider
-from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.referrals.models import ContactAttempt, Lockdown, LockdownUser, Offer, Referral
 from triage.referrals.people import name_key
 
 
@@ -59,6 +60,65 @@ def visible_to_provider(provider_id: int) -> ColumnElement[bool]:
         Offer.answer.is_(None),
     )
     return or_(Referral.holder_provider_id == provider_id, open_offer)
+
+
+def readable_by(user_id: int | None) -> ColumnElement[bool]:
+    """Not locked down, or locked down to this user (DESIGN 11)."""
+    locked = exists().where(Lockdown.referral_id == Referral.id)
+    named = exists().where(
+        LockdownUser.referral_id == Referral.id, LockdownUser.user_id == (user_id or -1)
+    )
+    return or_(~locked, named)
+
+
+def may_read(session: Session, referral_id: UUID, user_id: int | None) -> bool:
+    """Whether a locked-down referral leaves this user out (True when not locked down)."""
+    locked = session.get(Lockdown, referral_id)
+    if locked is None:
+        return True
+    return session.get(LockdownUser, (referral_id, user_id or -1)) is not None
+
+
+def lockdown_of(session: Session, referral_id: UUID) -> tuple[Lockdown, list[str]] | None:
+    """The referral's lockdown and the usernames it names, alphabetically; None if open."""
+    locked = session.get(Lockdown, referral_id)
+    if locked is None:
+        return None
+    names = session.scalars(
+        select(User.username)
+        .join(LockdownUser, LockdownUser.user_id == User.id)
+        .where(LockdownUser.referral_id == referral_id)
+        .order_by(User.username)
+    )
+    return locked, list(names)
+
+
+def lock_down(
+    session: Session, referral_id: UUID, *, user_ids: Sequence[int], reason: str,
+    locked_by: int | None, now: datetime,
+) -> None:  # fmt: skip
+    """Lock the referral down to these users, replacing any lockdown it had."""
+    lift(session, referral_id)
+    session.add(Lockdown(referral_id=referral_id, reason=reason, locked_by=locked_by,
+                         locked_at=now))  # fmt: skip
+    session.flush()
+    session.add_all(LockdownUser(referral_id=referral_id, user_id=u) for u in set(user_ids))
+    session.flush()
+
+
+def lift(session: Session, referral_id: UUID) -> bool:
+    """Lift the referral's lockdown; whether it had one."""
+    locked = session.get(Lockdown, referral_id)
+    if locked is None:
+        return False
+    for named in session.scalars(
+        select(LockdownUser).where(LockdownUser.referral_id == referral_id)
+    ):
+        session.delete(named)
+    session.flush()
+    session.delete(locked)
+    session.flush()
+    return True
 
 
 def is_visible_to_provider(session: Session, referral_id: UUID, provider_id: int) -> bool:
@@ -131,6 +191,7 @@ def offers_of_many(
 def linked_referrals(
     session: Session,
     *,
+    reader_id: int | None,
     referral_id: UUID,
     date_of_birth: date | None,
     name_key: str,
@@ -152,7 +213,7 @@ def linked_referrals(
     return list(
         session.scalars(
             select(Referral)
-            .where(Referral.id != referral_id, or_(*same_person))
+            .where(Referral.id != referral_id, or_(*same_person), readable_by(reader_id))
             .order_by(Referral.received_at)
         )
     )
@@ -184,13 +245,15 @@ def page(
     filters: Filters,
     *,
     visible_to_provider_id: int | None,
+    reader_id: int | None,
     order: Order,
     limit: int,
     offset: int,
 ) -> tuple[list[Referral], int]:
     """One page of the referrals that match, in `order`, and the total that match.
-    `visible_to_provider_id` keeps a provider's worker to its own."""
-    conditions = _conditions(filters)
+    `visible_to_provider_id` keeps a provider's worker to its own; `reader_id` leaves out
+    what is locked down to others."""
+    conditions = [*_conditions(filters), readable_by(reader_id)]
     if visible_to_provider_id is not None:
         conditions.append(visible_to_provider(visible_to_provider_id))
     total = session.scalar(select(func.count()).select_from(Referral).where(*conditions)) or 0

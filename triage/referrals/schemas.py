@@ -221,6 +221,26 @@ class LinkedReferral(BaseModel):
     crime_type: str
 
 
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class LockdownBody(Strict):
+    """Lock a referral down to named users (DESIGN 11); you are always one of them."""
+
+    version: Version
+    users: list[Username] = Field(min_length=1, max_length=50)
+    reason: Text
+
+
+class LockdownRead(BaseModel):
+    """Who a locked-down referral stays visible to, why, and who locked it."""
+
+    users: list[str]
+    reason: str
+    locked_by: str | None
+    locked_at: datetime
+
+
 class ReferralRead(BaseModel):
     """A referral as the caller may see it.
 
@@ -258,6 +278,12 @@ class ReferralRead(BaseModel):
     closed_at: datetime | None
     previous_referrals: list[LinkedReferral]
     updated_at: datetime
+    lockdown: LockdownRead | None = Field(
+        None, description="the users it is locked down to; null when anyone in scope may read it"
+    )
+    anonymised: bool = Field(
+        False, description="identity, contact details and free text removed (retention, erasure)"
+    )
 
 
 class IntakeReceipt(BaseModel):

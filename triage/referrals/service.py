@@ -23,7 +23,13 @@ from triage.errors import Conflict, Forbidden, InvalidInput
 from triage.lifecycle.codes import Role, State
 from triage.providers import repository as provider_repository
 from triage.referrals import offers, repository
-from triage.referrals.context import ReferralContext, load, reference_day, require_person_level
+from triage.referrals.context import (
+    ReferralContext,
+    load,
+    readable,
+    reference_day,
+    require_person_level,
+)
 from triage.referrals.inputs import routing_input, vcop_facts
 from triage.referrals.models import Referral
 from triage.referrals.people import age_band, age_on, name_key, phone_key
@@ -218,7 +224,7 @@ def _earlier_request(
                     "this Idempotency-Key was used before with a different body",
                     failed=["idempotency_key_reused"],
                 )  # fmt: skip
-            return earlier
+            return _readable_repeat(session, caller, earlier)
     if body.external_ref is not None:
         earlier = repository.by_source_ref(session, body.source, body.external_ref)
         if earlier is not None:
@@ -231,8 +237,19 @@ def _earlier_request(
                     failed=["external_ref_reused"],
                     fields=differ,
                 )  # fmt: skip
-        return earlier
+            return _readable_repeat(session, caller, earlier)
     return None
+
+
+def _readable_repeat(session: Session, caller: Caller, earlier: Referral) -> Referral:
+    """A repeat of a request whose referral is locked down to others is not answered with
+    that referral: the caller is told only that the request was made before (409)."""
+    if not readable(session, earlier.id, caller):
+        raise Conflict(
+            "this request was made before, for a referral you may not see",
+            state=None, version=None, allowed_events=[], failed=["locked_down"],
+        )  # fmt: skip
+    return earlier
 
 
 def _repeat_conflict(
@@ -246,7 +263,7 @@ def _repeat_conflict(
 ) -> Conflict:
     """A repeat that says something else. Triage, who may read the referral, is told its
     state as every 409 does; a feed (intake) is not told what has happened to it since."""
-    if caller.role == Role.intake:
+    if caller.role == Role.intake or not readable(session, earlier.id, caller):
         return Conflict(message, **detail)
     context = load(session, caller=caller, referral_id=earlier.id, rules=rules, settings=settings)
     return Conflict(
@@ -372,6 +389,7 @@ def list_referrals(
         session,
         filters,
         visible_to_provider_id=(caller.provider_id or -1) if is_provider else None,
+        reader_id=caller.user_id,
         order=repository.Order.provider if is_provider else order,
         limit=limit,
         offset=offset,

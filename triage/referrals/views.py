@@ -15,6 +15,7 @@ from triage.caller import Caller
 from triage.lifecycle.codes import Role
 from triage.referrals import repository
 from triage.referrals.context import ReferralContext
+from triage.referrals.lockdown import lockdown_view
 from triage.referrals.people import age_band
 from triage.referrals.schemas import (
     ContactAttemptRead,
@@ -57,6 +58,7 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
     linked = (
         repository.linked_referrals(
             session,
+            reader_id=caller.user_id,
             referral_id=referral.id,
             date_of_birth=referral.victim_date_of_birth,
             name_key=referral.victim_name_key,
@@ -110,6 +112,8 @@ def referral_view(session: Session, context: ReferralContext, caller: Caller) ->
             for r in linked
         ],
         updated_at=referral.updated_at,
+        lockdown=lockdown_view(session, referral.id),
+        anonymised=referral.anonymised_at is not None,
     )
 
 

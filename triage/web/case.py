@@ -191,7 +191,8 @@ def _page(
         routing=referral_service.explain_routing(session, context=context) if triage else None,
         vcop=entitlements.entitlements_view(session, context=context) if triage else None,
         alerts=alerts.open_alerts(
-            session, include_acknowledged=False, limit=20, referral_id=context.referral.id
+            session, include_acknowledged=False, limit=20, caller=caller,
+            referral_id=context.referral.id
         ) if triage else [],
         providers=[(p.code, p.name, p.accepting) for p in providers],
         names={p.code: p.name for p in providers},

@@ -81,7 +81,7 @@ def _page_url(request: Request, number: int) -> str:
 @router.get("/alerts")
 def alert_list(request: Request, signed: TriagePage, session: DbSession) -> HTMLResponse:
     """What the sweeps raised for the unit, newest first, not yet acknowledged."""
-    found = alerts.open_alerts(session, include_acknowledged=False, limit=200)
+    found = alerts.open_alerts(session, include_acknowledged=False, limit=200, caller=signed.caller)
     return render(request, "triage/alerts.html", signed, alerts=found)
 
 
