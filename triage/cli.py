@@ -28,6 +28,7 @@ from triage.providers import directory_file
 from triage.providers import service as provider_service
 from triage.providers.directory_import import describe, plan_import
 from triage.providers.listing import DirectoryUnreadable
+from triage.referrals import privacy
 from triage.reports.cli import report_app
 from triage.routing.check import CheckReport
 from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set, load_directory
@@ -46,6 +47,11 @@ app.add_typer(providers_app, name="providers")
 app.add_typer(report_app, name="report")
 import_app = typer.Typer(help="Referrals in bulk: the police feed.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+retention_app = typer.Typer(
+    help="Retention: anonymise referrals past their period (routing_rules/retention.toml).",
+    no_args_is_help=True,
+)
+app.add_typer(retention_app, name="retention")
 
 
 class PersonRole(StrEnum):
@@ -230,7 +236,9 @@ def _checked(paths: RulePaths) -> RuleSources:
     typer.echo(
         f"ok: {rule_set.version} (hash {rule_set.hash}): {len(rule_set.routing.rules)} rules, "
         f"{len(rule_set.directory.providers)} providers, {report.shapes_checked} referral shapes "
-        f"covered, {len(rules.editions)} Victims' Code editions; checked in {elapsed:.0f} ms"
+        f"covered, {len(rules.editions)} Victims' Code editions, retention "
+        f"{rules.retention.version} ({len(rules.retention.periods)} periods, default "
+        f"{rules.retention.default_months} months); checked in {elapsed:.0f} ms"
     )
     return rules
 
@@ -405,6 +413,36 @@ def _add_demo_users(factory: sessionmaker[Session], now: datetime) -> None:
             lines.append(f"  {username:<18} {role.value:<13} {password}")
     typer.echo("demo users (passwords are shown once; keep them):")
     typer.echo("\n".join(lines))
+
+
+@retention_app.command("run")
+def retention_run(
+    as_of: datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="judge periods on this day (default: today)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would be anonymised"),
+) -> None:
+    """Anonymise every closed referral past its retention period: identity, contact details
+    and free text removed, codes and dates kept (every report figure unchanged), one audit
+    line each. The scheduled job does the same each day."""
+    settings = get_settings()
+    rules = _checked(RulePaths.of(settings))
+    now = datetime.now(UTC)
+    day = (as_of or now).date()
+    judged = datetime.combine(day, datetime.max.time(), UTC) if as_of else now
+    report = privacy.run_retention(
+        session_factory_for(settings.database_url), retention=rules.retention, as_of=judged,
+        now=now, dry_run=dry_run,
+    )  # fmt: skip
+    periods = ", ".join(f"{p} {n:,}" for p, n in sorted(report.by_period.items())) or "none"
+    if dry_run:
+        for reference in report.references:
+            typer.echo(reference)
+        typer.echo(f"would anonymise {len(report.references):,} referrals as of {day} "
+                   f"(by period: {periods})")  # fmt: skip
+    else:
+        typer.echo(f"anonymised {report.anonymised:,} referrals as of {day} "
+                   f"(by period: {periods})")  # fmt: skip
 
 
 def main() -> None:

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Deadline sweeps (DESIGN 6): off for a replica that only serves HTTP.
     scheduler: bool = True
     sweep_seconds: float = 60.0
+    # How often the retention job anonymises referrals past their period (first run at start).
+    retention_hours: float = 24.0
     # A right due within this many hours raises a `vcop_due_soon` alert.
     vcop_warning_hours: float = 24.0
     # No contact attempt for this long raises `contact_overdue`; still uncontacted this long

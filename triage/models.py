@@ -8,7 +8,7 @@ from triage.deadlines.models import Alert
 from triage.imports.models import ImportJob, ImportReject
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
-from triage.referrals.models import ContactAttempt, Offer, Referral
+from triage.referrals.models import ContactAttempt, Lockdown, LockdownUser, Offer, Referral
 from triage.reports.models import ReportCase, ReportCount, ReportFold
 from triage.routing.models import RoutingDecision
 from triage.vcop.models import EntitlementCheck
@@ -22,6 +22,8 @@ __all__ = [
     "EntitlementCheck",
     "ImportJob",
     "ImportReject",
+    "Lockdown",
+    "LockdownUser",
     "Offer",
     "OutboxMessage",
     "PageSession",

@@ -33,6 +33,9 @@ CONFLICTS = {
     ("post", "/api/referrals/{referral_id}/events/{event}"),
     ("post", "/api/providers"),
     ("post", "/api/alerts/{alert_id}/acknowledge"),
+    ("put", "/api/referrals/{referral_id}/lockdown"),
+    ("delete", "/api/referrals/{referral_id}/lockdown"),
+    ("post", "/api/referrals/{referral_id}/erase"),
 }
 WITH_BODY = {"post", "put", "patch"}
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from triage.config import Settings
+from triage.retention import RetentionRules
 from triage.routing.check import CheckReport
 from triage.routing.check import check_rule_set as find_problems
 from triage.routing.engine import Engine
@@ -33,6 +34,7 @@ ENTRY_NAMES = {
     "rules": ("rule", "id"),
     "providers": ("provider", "code"),
     "rights": ("right", "id"),
+    "periods": ("period", "id"),
 }
 
 
@@ -58,6 +60,11 @@ class RulePaths:
     @property
     def directory(self) -> Path:
         return self.rule_set / "providers.toml"
+
+    @property
+    def retention(self) -> Path:
+        """Retention periods serve every rule set: beside the editions' folder."""
+        return self.editions.parent / "retention.toml"
 
     @classmethod
     def of(cls, settings: Settings, rule_set: Path | None = None) -> "RulePaths":
@@ -108,6 +115,10 @@ def load_editions(folder: Path) -> tuple[Edition, ...]:
     return tuple(sorted(editions, key=lambda e: e.in_force_from))
 
 
+def load_retention(path: Path) -> RetentionRules:
+    return read_model(RetentionRules, path)
+
+
 def load_rule_set(folder: Path, directory_text: str | None = None) -> RuleSet:
     """A rule set's `routing.toml` and `providers.toml`, validated (shape only);
     `directory_text` a proposed `providers.toml` in place of the file's."""
@@ -148,12 +159,14 @@ class RuleSources:
     rule_set: RuleSet
     engine: Engine
     editions: tuple[Edition, ...]
+    retention: RetentionRules
 
     @classmethod
     def load(cls, paths: RulePaths, rule_set: RuleSet | None = None) -> "RuleSources":
         """The rules at `paths`; `rule_set` one already loaded from them (and checked)."""
         rule_set = rule_set or load_rule_set(paths.rule_set)
-        return cls(paths, rule_set, Engine(rule_set), load_editions(paths.editions))
+        editions = load_editions(paths.editions)
+        return cls(paths, rule_set, Engine(rule_set), editions, load_retention(paths.retention))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RuleSources":

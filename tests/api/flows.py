@@ -1,13 +1,17 @@
 """Walking a referral to a given state through the API, and reading its audit rows."""
 
+import json
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import JSON, String, Text, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import triage.models  # noqa: F401  (every table in Base.metadata)
 from tests.support import Api
 from triage.audit.models import AuditEvent
+from triage.db import Base
 
 Referral = dict[str, Any]
 
@@ -97,3 +101,20 @@ def error_locs(answer: Any) -> list[list[Any]]:
 
 def names_field(answer: Any, field: str) -> bool:
     return any(field in loc for loc in error_locs(answer))
+
+
+def found_anywhere(factory: sessionmaker[Session], values: Iterable[str]) -> list[str]:
+    """Where any of `values` (case-blind) is still held: every text and JSON column of every
+    table, the audit log's included, as "table.column: value"."""
+    wanted = [v.lower() for v in values if v]
+    found = []
+    with factory() as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)
+                       or "json" in type(c.type).__name__.lower()]  # fmt: skip
+            for column in columns:
+                for (held,) in session.execute(select(column).where(column.is_not(None))):
+                    text = held if isinstance(held, str) else json.dumps(held, default=str)
+                    found.extend(f"{table.name}.{column.name}: {v}" for v in wanted
+                                 if v in text.lower())  # fmt: skip
+    return found

@@ -94,6 +94,25 @@ class TestRulesCommands:
         assert "0 added" in again.stdout and "10 unchanged" in again.stdout
 
 
+class TestRetentionRun:
+    def test_a_dry_run_lists_then_a_run_anonymises(self, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'retention.db'}"
+        assert triage("db", "upgrade", url=url).returncode == 0
+        assert triage("demo", "--referrals", "300", "--days", "365", url=url).returncode == 0
+        dry = triage("retention", "run", "--as-of", "2031-01-01", "--dry-run", url=url)
+        assert dry.returncode == 0, dry.stderr
+        listed = [line for line in dry.stdout.splitlines() if line.startswith("VR-")]
+        assert (
+            listed and f"would anonymise {len(listed):,} referrals as of 2031-01-01" in dry.stdout
+        )
+        done = triage("retention", "run", "--as-of", "2031-01-01", url=url)
+        assert f"anonymised {len(listed):,} referrals as of 2031-01-01" in done.stdout
+        again = triage("retention", "run", "--as-of", "2031-01-01", url=url)
+        assert "anonymised 0 referrals" in again.stdout
+        bad = triage("retention", "run", "--as-of", "next week", url=url)
+        assert bad.returncode == 2 and "--as-of" in bad.stderr
+
+
 class TestUserAdd:
     def test_a_provider_user_needs_an_existing_provider(self, url: str) -> None:
         triage("rules", "load", url=url)

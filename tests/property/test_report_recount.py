@@ -53,9 +53,14 @@ plans = st.lists(
 )
 
 
-def build(plan: dict[str, Any], triage: Api, workers: dict[str, Api], clock: FakeClock) -> None:
-    """Walk one referral as far as the plan says through the API."""
-    ref = triage.create(crime_type=plan["crime_type"], source=plan["source"], area=plan["area"])
+def build(
+    plan: dict[str, Any], triage: Api, workers: dict[str, Api], clock: FakeClock, **create: Any
+) -> None:
+    """Walk one referral as far as the plan says through the API (`create`: more of its
+    body, or other values for it)."""
+    ref = triage.create(
+        crime_type=plan["crime_type"], source=plan["source"], area=plan["area"], **create
+    )
     steps = [
         lambda r: triage.event(
             r["id"], "log_contact_attempt", r["version"], channel="phone", outcome="no_answer"
@@ -68,7 +73,8 @@ def build(plan: dict[str, Any], triage: Api, workers: dict[str, Api], clock: Fak
         ref = ok(step(ref))
     if plan["depth"] >= 4 and plan["decline"]:
         ref = ok(workers["core-general"].event(ref["id"], "decline", ref["version"],
-                                               reason="no_capacity"))  # fmt: skip
+                                               reason="no_capacity",
+                                               note=create.get("notes")))  # fmt: skip
     if plan["depth"] >= 5 and ref["state"] == "awaiting_provider":
         holder = next(o["provider"] for o in ref["offers"] if o["answer"] is None)
         worker = workers[holder]

@@ -1,5 +1,6 @@
-"""The APScheduler 3 side of the deadlines: one interval job that runs every sweep, and one
-that folds changed referrals into the reports' rollups (ADR 9).
+"""The APScheduler 3 side of the deadlines: one interval job that runs every sweep, one
+that folds changed referrals into the reports' rollups (ADR 9), and retention's, which
+anonymises what is past its period (DESIGN 11).
 
 In-memory job store, `coalesce=True`, `max_instances=1`, first run at start so whatever fell
 due while the service was down is swept at once. `TRIAGE_SCHEDULER=false` turns it off for a
@@ -17,6 +18,7 @@ from triage.config import Settings
 from triage.deadlines.sweeps import sweep_all
 from triage.notifications.protocol import Notifier
 from triage.notifications.service import dispatch
+from triage.referrals.privacy import run_retention
 from triage.reports.fold import fold_pending
 from triage.rule_sources import RuleSources
 
@@ -43,6 +45,13 @@ def add_sweep_job(
         if folded:
             log.info("report fold: %s referrals", folded)
 
+    def retain() -> None:
+        now = clock()
+        report = run_retention(factory, retention=rules.retention, as_of=now, now=now)
+        if report.anonymised:
+            log.info("retention: %s referrals anonymised %s", report.anonymised,
+                     dict(report.by_period))  # fmt: skip
+
     for job, name in ((tick, "deadline-sweep"), (fold, "report-fold")):
         scheduler.add_job(
             job,
@@ -54,3 +63,14 @@ def add_sweep_job(
             next_run_time=clock(),
             replace_existing=True,
         )
+    # Claimed with SKIP LOCKED in batches, like the sweeps: safe in every replica.
+    scheduler.add_job(
+        retain,
+        "interval",
+        seconds=settings.retention_hours * 3600,
+        id="retention",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=clock(),
+        replace_existing=True,
+    )

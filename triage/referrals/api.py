@@ -16,6 +16,7 @@ from triage.assessment.schemas import AssessmentUpdate, ConsentUpdate
 from triage.caller import require_role
 from triage.db import transaction
 from triage.deps import (
+    AdminOnly,
     AppSettings,
     Authenticate,
     BearerToken,
@@ -33,11 +34,13 @@ from triage.deps import (
 )
 from triage.errors import parse_body
 from triage.lifecycle.codes import CrimeType, Event, Role, State
-from triage.referrals import assessing, entitlements, events, lockdown, service
+from triage.referrals import assessing, entitlements, events, lockdown, privacy, service
 from triage.referrals.context import load
 from triage.referrals.deps import (
+    AdminReferral,
     AssessmentBody,
     ConsentBody,
+    ErasureBodyIn,
     EventBodyIn,
     EventReferral,
     LockdownBodyIn,
@@ -52,6 +55,8 @@ from triage.referrals.repository import Filters
 from triage.referrals.schemas import (
     EVENT_BODIES,
     REFERENCE,
+    ErasureBody,
+    ErasureRead,
     History,
     IntakeReceipt,
     LockdownBody,
@@ -273,7 +278,6 @@ def lock_down(
     "/api/referrals/{referral_id}/lockdown",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["privacy"],
-    responses={409: {"description": "stale version, or not locked down"}},
 )
 def lift_lockdown(
     caller: LockdownLifter,
@@ -289,6 +293,29 @@ def lift_lockdown(
     lockdown.lift(session, referral_id=resolve(session, referral_id), caller=caller,
                   version=version, reason=reason.strip(), now=now)  # fmt: skip
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/referrals/{referral_id}/erase",
+    response_model=ErasureRead,
+    tags=["privacy"],
+    openapi_extra=json_body(ErasureBody.model_json_schema()),
+)
+def erase_referral(
+    caller: AdminOnly,
+    referral_id: AdminReferral,
+    body: ErasureBodyIn,
+    session: DbSession,
+    now: Now,
+    _unknown: NoUnknownQuery = None,
+) -> ErasureRead:
+    """Erase a closed referral's personal data at once (an admin, with a reason): identity,
+    contact details and free text removed as retention removes them; codes and dates kept."""
+    referral = privacy.erase(session, referral_id=referral_id, caller=caller,
+                             version=body.version, reason=body.reason, now=now)  # fmt: skip
+    assert referral.anonymised_at is not None
+    return ErasureRead(id=referral.id, reference=referral.reference, version=referral.version,
+                       anonymised_at=referral.anonymised_at)  # fmt: skip
 
 
 EVENT_SCHEMAS = json_body(

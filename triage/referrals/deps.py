@@ -15,6 +15,7 @@ from triage.deps import (
     DbSession,
     Rules,
     TriageOrProvider,
+    admin_only,
     allow_roles,
     body_after,
     raw_body,
@@ -26,7 +27,13 @@ from triage.lifecycle.codes import Event, Role
 from triage.referrals import repository
 from triage.referrals.context import ReferralContext, load
 from triage.referrals.events import check_role
-from triage.referrals.schemas import EVENT_BODIES, REFERENCE, EventBody, LockdownBody
+from triage.referrals.schemas import (
+    EVENT_BODIES,
+    REFERENCE,
+    ErasureBody,
+    EventBody,
+    LockdownBody,
+)
 
 # A referral's id, or its VR- reference (GET /api/referrals/VR-26-7K3M9QXD).
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -99,3 +106,18 @@ async def event_body(
 
 
 EventBodyIn = Annotated[EventBody, Depends(event_body)]
+
+
+def _stored_referral(
+    referral_id: ReferralKey, _: Annotated[Caller, Depends(admin_only)], session: DbSession
+) -> UUID:
+    """The path's referral, for an admin (who reads no referral, but may erase one): 404
+    when there is none."""
+    found = resolve(session, referral_id)
+    if repository.get(session, found) is None:
+        raise NotFound(f"no referral {referral_id}")
+    return found
+
+
+AdminReferral = Annotated[UUID, Depends(_stored_referral)]
+ErasureBodyIn = Annotated[ErasureBody, body_after(ErasureBody, AdminReferral)]

@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from triage.audit.models import AuditEvent
 from triage.auth.models import User
 from triage.db import table_of
 from triage.lifecycle.codes import State
@@ -392,3 +393,116 @@ def held_case_counts(session: Session) -> dict[int, int]:
         .group_by(Referral.holder_provider_id)
     )
     return {provider_id: count for provider_id, count in rows if provider_id is not None}
+
+
+# Anonymisation (DESIGN 11) -------------------------------------------------------------------
+
+# What anonymisation removes from a referral's own row: identity, contact details, address,
+# postcode and free text. Codes, dates and outcomes stay (the reports are folded from them).
+PERSONAL_COLUMNS = ("victim_full_name", "victim_date_of_birth", "victim_phone", "victim_email",
+                    "victim_address", "victim_postcode", "safe_times", "notes")  # fmt: skip
+ANONYMISED_NAME = "anonymised"
+
+
+def claim_to_anonymise(
+    session: Session, due: ColumnElement[bool], limit: int
+) -> list[tuple[UUID, str | None, str, str]]:
+    """Up to `limit` referrals `due` and not anonymised, oldest closure first, locked for this
+    transaction; rows another replica holds are skipped (PostgreSQL), not waited for. Each
+    as (id, closure reason, crime type, reference)."""
+    rows = session.execute(
+        select(Referral.id, Referral.closure_reason, Referral.crime_type, Referral.reference)
+        .where(Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)
+        .order_by(Referral.closed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Referral)
+    )
+    return [(r.id, r.closure_reason, r.crime_type, r.reference) for r in rows]
+
+
+def due_to_anonymise(
+    session: Session, due: ColumnElement[bool], limit: int
+) -> list[tuple[UUID, str | None, str, str]]:
+    """What `claim_to_anonymise` would claim, read without locking (a dry run)."""
+    rows = session.execute(
+        select(Referral.id, Referral.closure_reason, Referral.crime_type, Referral.reference)
+        .where(Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)
+        .order_by(Referral.closed_at)
+        .limit(limit)
+    )
+    return [(r.id, r.closure_reason, r.crime_type, r.reference) for r in rows]
+
+
+def personal_values(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+    """Each referral's personal and free-text values as text: what must not remain anywhere
+    once it is anonymised (offers' notes included)."""
+    found: dict[UUID, list[str]] = {i: [] for i in referral_ids}
+    columns = [getattr(Referral, c) for c in PERSONAL_COLUMNS]
+    for row in session.execute(select(Referral.id, *columns).where(Referral.id.in_(referral_ids))):
+        found[row[0]].extend(str(v) for v in row[1:] if v is not None)
+    for row in session.execute(
+        select(Offer.referral_id, Offer.note, Offer.hand_back_note).where(
+            Offer.referral_id.in_(referral_ids)
+        )
+    ):
+        found[row[0]].extend(v for v in row[1:] if v)
+    return found
+
+
+def anonymise_rows(session: Session, referral_ids: Sequence[UUID], now: datetime) -> None:
+    """Remove the personal columns of the referrals and the notes of their offers, replace
+    a lockdown's reason; each referral's version moves on (an edit in flight gets 409)."""
+    session.execute(
+        update(Referral)
+        .where(Referral.id.in_(referral_ids))
+        .values(
+            victim_full_name=ANONYMISED_NAME, victim_name_key="", victim_date_of_birth=None,
+            victim_phone=None, victim_phone_key=None, victim_email=None, victim_address=None,
+            victim_postcode=None, safe_times=None, notes=None, idempotency_key=None,
+            request_hash="", anonymised_at=now, updated_at=now, version=Referral.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    session.execute(
+        update(Offer)
+        .where(Offer.referral_id.in_(referral_ids))
+        .values(note=None, hand_back_note=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Lockdown)
+        .where(Lockdown.referral_id.in_(referral_ids))
+        .values(reason=ANONYMISED_NAME)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def audit_details(
+    session: Session, referral_ids: Sequence[UUID]
+) -> list[tuple[int, UUID, str, dict[str, Any]]]:
+    """(id, referral, action, detail) of every audit line of the referrals."""
+    rows = session.execute(
+        select(AuditEvent.id, AuditEvent.referral_id, AuditEvent.action, AuditEvent.detail).where(
+            AuditEvent.referral_id.in_(referral_ids)
+        )
+    )
+    return [(r.id, r.referral_id, r.action, r.detail) for r in rows]
+
+
+def replace_audit_details(session: Session, details: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Write scrubbed details over audit lines (erasure is the one edit the log allows)."""
+    if details:
+        audit = table_of(AuditEvent)
+        session.execute(
+            update(audit)
+            .where(audit.c.id == bindparam("line"))
+            .values(detail=bindparam("scrubbed")),
+            [{"line": line, "scrubbed": detail} for line, detail in details],
+        )
+
+
+def versions_of(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, int]:
+    rows = session.execute(
+        select(Referral.id, Referral.version).where(Referral.id.in_(referral_ids))
+    )
+    return {r.id: r.version for r in rows}

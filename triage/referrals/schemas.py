@@ -225,11 +225,27 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 class LockdownBody(Strict):
-    """Lock a referral down to named users (DESIGN 11); you are always one of them."""
+    """Lock a referral down to named users (DESIGN 11); you are always one of them (no
+    other name: you alone)."""
 
     version: Version
-    users: list[Username] = Field(min_length=1, max_length=50)
+    users: list[Username] = Field(max_length=50)
     reason: Text
+
+
+class ErasureBody(Strict):
+    """Erase a closed referral's personal data now (DESIGN 11): say why (audited; do not
+    write the victim's details here, they would be cut out)."""
+
+    version: Version
+    reason: Text
+
+
+class ErasureRead(BaseModel):
+    id: UUID
+    reference: str
+    version: int
+    anonymised_at: datetime
 
 
 class LockdownRead(BaseModel):
