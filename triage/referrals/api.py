@@ -34,7 +34,15 @@ from triage.deps import (
 )
 from triage.errors import parse_body
 from triage.lifecycle.codes import CrimeType, Event, Role, State
-from triage.referrals import assessing, entitlements, events, lockdown, privacy, service
+from triage.referrals import (
+    assessing,
+    entitlements,
+    events,
+    lockdown,
+    privacy,
+    service,
+    subject_access,
+)
 from triage.referrals.context import load
 from triage.referrals.deps import (
     AdminReferral,
@@ -64,6 +72,7 @@ from triage.referrals.schemas import (
     ReferralCreate,
     ReferralPage,
     ReferralRead,
+    SubjectAccess,
 )
 from triage.referrals.views import referral_view
 from triage.routing.rules import PROVIDER_CODE
@@ -71,6 +80,12 @@ from triage.routing.schemas import RoutingPreview, RoutingRead
 from triage.vcop.schemas import VcopRead
 
 router = APIRouter(tags=["referrals"])
+# Why a person's record is read or its protection changed: one line, audited.
+Reason = Annotated[
+    str,
+    Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+          description="why (audited; no personal details)"),
+]  # fmt: skip
 CREATORS = frozenset({Role.triage, Role.intake})
 
 
@@ -285,14 +300,33 @@ def lift_lockdown(
     session: DbSession,
     now: Now,
     version: Annotated[int, Query(ge=1, description="the referral's version as last read")],
-    reason: Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
-                                 description="why it is lifted (audited)")],
+    reason: Reason,
     _unknown: NoUnknownQuery = None,
 ) -> Response:  # fmt: skip
     """Lift a lockdown: an admin, or one of the users it names. Audited with the reason."""
     lockdown.lift(session, referral_id=resolve(session, referral_id), caller=caller,
                   version=version, reason=reason.strip(), now=now)  # fmt: skip
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/referrals/{referral_id}/subject-access",
+    response_model=SubjectAccess,
+    tags=["privacy"],
+)
+def read_subject_access(
+    caller: TriageOnly,
+    context: TriageReferral,
+    session: DbSession,
+    now: Now,
+    reason: Reason,
+    _unknown: NoUnknownQuery = None,
+) -> SubjectAccess:
+    """Everything held about the victim of this referral (a subject access request): the
+    referral, contacts, assessment, consent history, offers and answers, the Victims' Code
+    checks and the audit timeline. Audited with the reason."""
+    return subject_access.subject_access(session, context=context, caller=caller,
+                                         reason=reason.strip(), now=now)  # fmt: skip
 
 
 @router.post(

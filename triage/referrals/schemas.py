@@ -28,7 +28,7 @@ from triage.lifecycle.codes import (
     Source,
 )
 from triage.routing.rules import ProviderCode
-from triage.vcop.schemas import EntitlementSummary
+from triage.vcop.schemas import EntitlementSummary, VcopRead
 
 Postcode = Annotated[
     str,
@@ -356,3 +356,22 @@ class AuditEventRead(BaseModel):
 class History(BaseModel):
     referral: UUID
     events: list[AuditEventRead]
+
+
+class ConsentChange(BaseModel):
+    at: datetime
+    recorded_by: str
+    share_with_provider: bool | None
+    method: str | None
+
+
+class SubjectAccess(BaseModel):
+    """Everything held about the victim of one referral (DESIGN 11)."""
+
+    generated_at: datetime
+    requested_by: str
+    reason: str
+    referral: ReferralRead
+    consent_history: list[ConsentChange]
+    victims_code: VcopRead
+    timeline: list[AuditEventRead]

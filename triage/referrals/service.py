@@ -439,11 +439,19 @@ def referral_history(
     (assessment answers, references, notes), as in its restricted view of the referral.
     """
     require_person_level(caller)
+    events = timeline_view(session, context=context, caller=caller)
+    _audit_read(session, context, caller, "read_history", now)
+    return History(referral=context.referral.id, events=events)
+
+
+def timeline_view(
+    session: Session, *, context: ReferralContext, caller: Caller
+) -> list[AuditEventRead]:
+    """The referral's audit lines as the caller may see them (reading them audits nothing)."""
     full = sees_person(context, caller)
-    referral_id = context.referral.id
-    timeline = audit.timeline(session, referral_id=referral_id)
+    timeline = audit.timeline(session, referral_id=context.referral.id)
     strangers = _other_providers_workers(session, caller, timeline)
-    events = [
+    return [
         AuditEventRead(
             id=e.id,
             at=e.at,
@@ -457,8 +465,6 @@ def referral_history(
         )
         for e in timeline
     ]
-    _audit_read(session, context, caller, "read_history", now)
-    return History(referral=referral_id, events=events)
 
 
 ANOTHER_PROVIDER = "another provider"

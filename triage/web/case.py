@@ -37,10 +37,10 @@ from triage.lifecycle.codes import (
 )
 from triage.lifecycle.guards import describe
 from triage.providers import service as provider_service
-from triage.referrals import assessing, entitlements, events
+from triage.referrals import assessing, entitlements, events, lockdown, subject_access
 from triage.referrals import service as referral_service
 from triage.referrals.context import ReferralContext, load
-from triage.referrals.schemas import EVENT_BODIES
+from triage.referrals.schemas import EVENT_BODIES, LockdownBody
 from triage.referrals.views import referral_view
 from triage.rule_sources import RuleSources
 from triage.web import forms
@@ -409,6 +409,84 @@ def _assessment_data(form: FormData) -> dict[str, Any]:
     if share in ("yes", "no"):
         data["consent"] = {"share_with_provider": share == "yes", "method": method}
     return data
+
+
+# The privacy forms' own words: their `reason` is written, not chosen.
+PRIVACY_FIELDS = {
+    **FIELDS,
+    "users": Field("", "Name active triage or provider users, separated by commas (50 at most)"),
+    "reason": Field("Say why", "Say why in one line (200 characters at most)"),
+}
+
+
+@router.post("/referrals/{referral_id}/lockdown")
+def lock_down(case: CaseRequest, form: CheckedForm) -> Response:
+    """Lock the referral down to named users, through `LockdownBody` (triage)."""
+    context = case.load(for_update=True)
+    shown = forms.values(form)
+    names = [n.strip() for n in str(shown.get("users") or "").split(",") if n.strip()]
+    data = {"version": shown.get("version"), "users": names, "reason": shown.get("reason")}
+    body, problems = forms.parse(LockdownBody, data, PRIVACY_FIELDS)
+    if case.signed.caller.role != Role.triage:
+        return case.again(
+            context, "lockdown", refused="Only the triage unit locks a referral down."
+        )
+
+    def apply(body: LockdownBody) -> None:
+        try:
+            lockdown.lock_down(case.session, context=context, caller=case.signed.caller,
+                               body=body, now=case.now)  # fmt: skip
+        except InvalidInput as error:  # one box holds every name: the problem is on it
+            raise InvalidInput(error.message, field=("body", "users")) from None
+
+    refused = case.change(context, "lockdown", body, problems, shown, apply)
+    return refused or redirect(f"/referrals/{case.referral_id}#privacy")
+
+
+@router.post("/referrals/{referral_id}/lockdown/lift")
+def lift_lockdown(case: CaseRequest, form: CheckedForm) -> Response:
+    """Lift the lockdown (a user it names)."""
+    context = case.load(for_update=True)
+    shown = forms.values(form)
+    reason = str(shown.get("reason") or "").strip()
+    if not reason or len(reason) > 200 or "\n" in reason:
+        problem = Problem("reason", PRIVACY_FIELDS["reason"].invalid if reason else
+                          PRIVACY_FIELDS["reason"].missing)  # fmt: skip
+        return case.again(context, "lift", problems=[problem], answers=shown)
+    refused = case.change(context, "lift", reason, [], shown,
+                          lambda reason: lockdown.lift(
+                              case.session, referral_id=case.referral_id,
+                              caller=case.signed.caller, version=int(shown.get("version") or 0),
+                              reason=reason, now=case.now))  # fmt: skip
+    return refused or redirect(f"/referrals/{case.referral_id}#privacy")
+
+
+@router.get("/referrals/{referral_id}/subject-access")
+def subject_access_page(
+    case: CaseRequest, _: TriagePage, reason: str | None = None, download: bool = False
+) -> Response:
+    """A subject access request: first why (audited), then everything held about the
+    victim as a page to read and print, or as JSON to give them."""
+    context = case.load()
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200 or any(ord(c) < 32 for c in reason):
+        problems = [Problem("reason", PRIVACY_FIELDS["reason"].invalid)] if reason else []
+        return render(case.request, "triage/subject_access.html", case.signed,
+                      referral=referral_view(case.session, context, case.signed.caller),
+                      held=None, reason=reason, problems=problems,
+                      status_code=400 if problems else 200)  # fmt: skip
+    held = subject_access.subject_access(
+        case.session, context=context, caller=case.signed.caller, reason=reason, now=case.now
+    )
+    if download:
+        return Response(
+            held.model_dump_json(indent=2),
+            media_type="application/json",
+            headers={"Content-Disposition":
+                     f'attachment; filename="subject-access-{held.referral.reference}.json"'},
+        )  # fmt: skip
+    return render(case.request, "triage/subject_access.html", case.signed,
+                  referral=held.referral, held=held, reason=reason)  # fmt: skip
 
 
 def _refusal(refused: Conflict) -> str:
