@@ -1,5 +1,6 @@
 """create_app(settings): the one place that wires the service together."""
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from adapters.notifications.log import LogNotifier
 from adapters.notifications.smtp import SmtpNotifier
+from adapters.sharing.jsonl import JsonLinesFile, JsonLinesStream
 from triage import openapi
 from triage.auth import service as auth_service
 from triage.auth.api import router as auth_router
@@ -162,6 +164,11 @@ def make_directory_reader() -> DirectoryReader:
     from adapters.oruk.reader import OrukReader  # loaded only by the command that reads one
 
     return OrukReader()
+
+
+def make_sharing_writer(out: Path | None) -> JsonLinesFile | JsonLinesStream:
+    """The sharing export's writer: JSON lines to `out`, or to standard output."""
+    return JsonLinesStream(sys.stdout) if out is None else JsonLinesFile(out)
 
 
 def make_feed_reader(path: Path, mapping: Path | None = None) -> FeedReader:

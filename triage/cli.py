@@ -32,6 +32,7 @@ from triage.referrals import privacy
 from triage.reports.cli import report_app
 from triage.routing.check import CheckReport
 from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set, load_directory
+from triage.sharing.cli import export_app
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,6 +46,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
 app.add_typer(providers_app, name="providers")
 app.add_typer(report_app, name="report")
+app.add_typer(export_app, name="export")
 import_app = typer.Typer(help="Referrals in bulk: the police feed.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 retention_app = typer.Typer(
