@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 DEMO_REFERRALS ?= 6000
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -qq
 
-.PHONY: run test test-slow lint contract bench bench-reports bench-pages bench-throttle bench-import \
+.PHONY: run test test-slow lint contract bench bench-reports bench-pages bench-throttle bench-import bench-retention \
 	install install-test postgres assets browser screenshots
 
 $(BIN)/python:
@@ -128,3 +128,6 @@ bench-throttle: install-test postgres
 
 bench-import: install-test postgres
 	$(BIN)/python benchmarks/import.py
+
+bench-retention: install-test postgres
+	$(BIN)/python benchmarks/retention.py

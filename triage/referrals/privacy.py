@@ -9,6 +9,7 @@ unchanged (the reports are folded from audit actions and codes, never from a nam
 audit line each says it was done, and how, with no personal data in it.
 """
 
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from triage.retention import RetentionRules, months_before
 
 # Audit detail keys that hold what someone wrote, whatever the action.
 FREE_TEXT_KEYS = frozenset({"note", "notes", "hand_back_note"})
+FREE_TEXT_MARKS = tuple(f'"{key}"' for key in FREE_TEXT_KEYS)  # as keys appear in JSON text
 # Actions whose `reason` is written by a person, not a code.
 FREE_TEXT_REASONS = frozenset({"lockdown", "lockdown_lifted", "subject_access"})
 REMOVED = "[removed]"
@@ -99,8 +101,9 @@ def run_retention(
                 report.references.append(reference)
         return report
     while limit is None or report.anonymised < limit:
+        size = batch if limit is None else min(batch, limit - report.anonymised)
         with transaction(factory) as session:
-            claimed = repository.claim_to_anonymise(session, due, batch)
+            claimed = repository.claim_to_anonymise(session, due, size)
             if not claimed:
                 break
             periods = {i: retention.period_for(reason, crime)[0] for i, reason, crime, _ in claimed}
@@ -150,28 +153,55 @@ def anonymise(
     session.flush()
     removed = repository.personal_values(session, referral_ids)
     repository.anonymise_rows(session, referral_ids, now)
+    searched = {i: _Removed(values) for i, values in removed.items()}
     changed = []
-    for line, referral_id, action, before in repository.audit_details(session, referral_ids):
-        after = scrubbed(before, _patterns(removed[referral_id]), action)
-        if after != before:
-            changed.append((line, after))
+    for line, referral_id, action, text in repository.audit_details(session, referral_ids):
+        if searched[referral_id].touches(text, action):
+            before = json.loads(text)
+            after = scrubbed(before, searched[referral_id].pattern, action)
+            if after != before:
+                changed.append((line, after))
     repository.replace_audit_details(session, changed)
     versions = repository.versions_of(session, referral_ids)
     audit.record_many(session, [
         audit.line(caller=caller, action="anonymised", now=now, referral_id=i,
                    version=versions.get(i),
-                   detail=scrubbed(detail[i], _patterns(removed[i]), "anonymised"))
+                   detail=scrubbed(detail[i], searched[i].pattern, "anonymised")
+                   if searched[i].touches(json.dumps(detail[i]), "anonymised") else detail[i])
         for i in referral_ids
     ])  # fmt: skip
 
 
-def _patterns(values: list[str]) -> re.Pattern[str] | None:
-    """One case-blind pattern for every removed value long enough to search for."""
-    kept = sorted({v.strip() for v in values if len(v.strip()) >= SHORTEST_REMOVED}, key=len,
-                  reverse=True)  # fmt: skip
-    if not kept:
-        return None
-    return re.compile("|".join(re.escape(v) for v in kept), re.IGNORECASE)
+class _Removed:
+    """One referral's removed values, as searched for in its audit lines: each line's JSON
+    text looked at first (as written, and as JSON escapes it), the line parsed and the
+    pattern made only when it needs scrubbing."""
+
+    def __init__(self, values: list[str]) -> None:
+        kept = {v.strip() for v in values if len(v.strip()) >= SHORTEST_REMOVED}
+        self.values = sorted(kept, key=len, reverse=True)
+        self.searched = {
+            form.lower()
+            for v in self.values
+            for form in (v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1])
+        }
+        self._pattern: re.Pattern[str] | None = None
+
+    def touches(self, text: str, action: str) -> bool:
+        """Whether a line's JSON text holds free text, or any removed value."""
+        if any(key in text for key in FREE_TEXT_MARKS) or (
+            action in FREE_TEXT_REASONS and '"reason"' in text
+        ):
+            return True
+        lowered = text.lower()
+        return any(v in lowered for v in self.searched)
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """One case-blind pattern for every removed value long enough to search for."""
+        if self._pattern is None and self.values:
+            self._pattern = re.compile("|".join(re.escape(v) for v in self.values), re.I)
+        return self._pattern
 
 
 def scrubbed(value: Any, removed: re.Pattern[str] | None, action: str) -> Any:

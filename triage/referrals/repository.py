@@ -7,7 +7,19 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -479,14 +491,14 @@ def anonymise_rows(session: Session, referral_ids: Sequence[UUID], now: datetime
 
 def audit_details(
     session: Session, referral_ids: Sequence[UUID]
-) -> list[tuple[int, UUID, str, dict[str, Any]]]:
-    """(id, referral, action, detail) of every audit line of the referrals."""
+) -> list[tuple[int, UUID, str, str]]:
+    """(id, referral, action, detail as JSON text) of every audit line of the referrals: the
+    text, so that the lines without anything to remove are never parsed."""
     rows = session.execute(
-        select(AuditEvent.id, AuditEvent.referral_id, AuditEvent.action, AuditEvent.detail).where(
-            AuditEvent.referral_id.in_(referral_ids)
-        )
-    )
-    return [(r.id, r.referral_id, r.action, r.detail) for r in rows]
+        select(AuditEvent.id, AuditEvent.referral_id, AuditEvent.action,
+               cast(AuditEvent.detail, Text)).where(AuditEvent.referral_id.in_(referral_ids))
+    )  # fmt: skip
+    return [(r[0], r[1], r[2], r[3]) for r in rows if r[1] is not None]
 
 
 def replace_audit_details(session: Session, details: Sequence[tuple[int, dict[str, Any]]]) -> None:
