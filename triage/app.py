@@ -47,6 +47,7 @@ from triage.notifications.protocol import Notifier
 from triage.providers.api import router as providers_router
 from triage.providers.listing import DirectoryReader
 from triage.referrals.api import router as referrals_router
+from triage.reports.access import router as audit_router
 from triage.reports.api import router as reports_router
 from triage.rule_sources import RuleSources
 from triage.web.errors import error_page
@@ -137,6 +138,7 @@ def create_app(
         providers_router,
         alerts_router,
         reports_router,
+        audit_router,
     ):
         app.include_router(router)
     app.add_middleware(Unexpected)

@@ -1,22 +1,29 @@
 """The admin's pages: users (list, add, reset a password, disable and enable: a disabled
-user's tokens and sessions stop at once) and the provider directory (edit an entry, its
-accepting switch and capacity), through the same service functions as the API and CLI."""
+user's tokens and sessions stop at once), the provider directory (edit an entry, its
+accepting switch and capacity) and the access report (who read or changed a referral, what
+one user read or changed), through the same service functions as the API and CLI."""
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from triage.audit import service as audit_service
+from triage.audit.schemas import AccessQuery, Key, ReferralAccess, UserAccess
 from triage.auth import service as auth_service
 from triage.auth.service import SignedIn
+from triage.bounds import Day
 from triage.deps import DbSession, Now, Rules
-from triage.errors import InvalidInput
+from triage.errors import InvalidInput, NotFound
 from triage.lifecycle.codes import Channel, CrimeType, HateStrand, Role
 from triage.providers import service as provider_service
 from triage.providers.models import Provider
+from triage.reports.access import access_csv
 from triage.routing.rules import PROVIDER_CODE, SPECIALISMS, ProviderEntry
 from triage.rule_sources import RuleSources
 from triage.web import forms
@@ -54,6 +61,15 @@ PROVIDER_FIELDS = {
     "accepting": Field("Select whether they take new referrals", "Select yes or no"),
     "capacity": Field("", "Capacity must be a whole number, 0 or more, or left blank"),
 }  # fmt: skip
+ACCESS_FIELDS = {
+    "referral": Field("", "Enter the referral's reference, like VR-26-7K3M9QXD, or its id"),
+    "user": Field("", "Enter a username of 100 characters or fewer, on one line"),
+    "from": Field("", "Enter the first day as a date from 1900 to 2100, like 2026-11-01"),
+    "to": Field("", "Enter the last day as a date from 1900 to 2100, like 2026-11-30"),
+}
+ACCESS_PAGE_SIZE = 100
+ACCESS_FILE_LINES = 1000  # the most a download holds, as the API's `limit`
+Asked = Annotated[str | None, Query(max_length=200)]
 LISTS = ("services", "areas", "crime_types", "hate_strands", "contact_channels")
 DONE = {
     "added": "The user was added.",
@@ -291,3 +307,82 @@ def save_provider(
         return _provider(request, signed, provider, rules, sent, problems=problems,
                          status_code=400)  # fmt: skip
     return redirect("/admin/providers?done=saved")
+
+
+# Access report ------------------------------------------------------------------------------
+
+
+@router.get("/admin/access")
+def access_page(
+    request: Request,
+    signed: AdminPage,
+    session: DbSession,
+    now: Now,
+    referral: Asked = None,
+    user: Asked = None,
+    start: Annotated[str | None, Query(alias="from", max_length=200)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """The form, and once asked the report's lines a page at a time (producing it is audited,
+    as through the API)."""
+    sent = {"referral": referral, "user": user, "from": start, "to": end}
+    answers = {name: value.strip() for name, value in sent.items() if value and value.strip()}
+    report: ReferralAccess | UserAccess | None = None
+    problems: list[Problem] = []
+    if answers:
+        report, problems = _access_report(session, signed, answers, page, now)
+    asked = _asked(report)
+    return render(request, "admin/access.html", signed, status_code=400 if problems else 200,
+                  answers=answers, problems=problems, report=report, asked=asked, page=page,
+                  pages=-(-report.total // ACCESS_PAGE_SIZE) if report else 1,
+                  page_url=lambda number: "/admin/access?" + urlencode({**asked, "page": number}),
+                  download="/admin/access.csv?" + urlencode(asked),
+                  file_lines=ACCESS_FILE_LINES)  # fmt: skip
+
+
+def _access_report(
+    session: Session, signed: SignedIn, answers: dict[str, str], page: int, now: datetime
+) -> tuple[ReferralAccess | UserAccess | None, list[Problem]]:
+    """The report the form asks for, or what is wrong with the form."""
+    query, problems = forms.parse(AccessQuery, answers, ACCESS_FIELDS)
+    if query is None:
+        return None, problems
+    try:
+        report = audit_service.access_report(
+            session, caller=signed.caller, query=query, limit=ACCESS_PAGE_SIZE,
+            offset=(page - 1) * ACCESS_PAGE_SIZE, now=now)  # fmt: skip
+    except InvalidInput as error:
+        field, message = str(error.field[-1]), error.message
+    except NotFound as error:
+        field, message = ("referral" if query.referral else "user"), error.message
+    else:
+        return report, []
+    return None, [Problem(field, message[:1].upper() + message[1:])]
+
+
+def _asked(report: ReferralAccess | UserAccess | None) -> dict[str, str]:
+    """The report's own query (the referral's reference, the days it covered), for links."""
+    if report is None:
+        return {}
+    subject = ({"referral": report.reference} if isinstance(report, ReferralAccess)
+               else {"user": report.user})  # fmt: skip
+    return {**subject, "from": report.start.isoformat(), "to": report.end.isoformat()}
+
+
+@router.get("/admin/access.csv")
+def access_download(
+    signed: AdminPage,
+    session: DbSession,
+    now: Now,
+    referral: Annotated[Key | None, Query()] = None,
+    user: Annotated[Key | None, Query()] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
+) -> Response:
+    """The report's first 1,000 lines as the API's CSV file (audited as the page is)."""
+    query = AccessQuery.model_validate({"referral": referral, "user": user, "from": start,
+                                        "to": end})  # fmt: skip
+    report = audit_service.access_report(session, caller=signed.caller, query=query,
+                                         limit=ACCESS_FILE_LINES, offset=0, now=now)  # fmt: skip
+    return access_csv(report)
