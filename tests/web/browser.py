@@ -64,7 +64,8 @@ class Person:
     def submit(self, page: Response | str, action: str, **data: Any) -> Response:
         """Post the form with this action from the page, its hidden fields as they were."""
         html = page if isinstance(page, str) else page.text
-        form = next((f for f in forms_of(html) if f.action == action), None)
+        form = next((f for f in forms_of(html) if f.action == action and f.method == "post"),
+                    None)  # fmt: skip
         assert form is not None, f"no form posting to {action}"
         return self.client.post(action, data={**form.fields, **data})
 

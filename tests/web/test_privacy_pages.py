@@ -66,3 +66,28 @@ def test_an_anonymised_referral_says_so(person: Visit, triage: Api, sign_in: Any
     ok(sign_in("admin").post(f"/api/referrals/{created['id']}/erase", erase))
     words = text_of(person("triage").get(f"/referrals/{created['id']}").text)
     assert "Anonymised" in words and "Hyacinth Bucket" not in words
+
+
+def test_an_admin_erases_a_closed_referral_from_the_erase_page(
+    person: Visit, triage: Api, session_factory: Any
+) -> None:
+    from tests.api.flows import found_anywhere
+
+    created = triage.create(victim=victim(full_name="Evangeline Scarsdale"))
+    admin = person("admin")
+    assert "Erase a referral" in text_of(admin.get("/admin/users").text)
+    still_open = admin.get("/admin/erase", params={"reference": created["reference"]})
+    assert "ask the triage unit to close it" in text_of(still_open.text)
+    assert "Evangeline" not in still_open.text  # the page shows no personal data
+    assert admin.get("/admin/erase", params={"reference": "VR-26-AAAAAAAA"}).status_code == 400
+
+    ok(triage.event(created["id"], "close", created["version"], reason="withdrawn"))
+    page = admin.get("/admin/erase", params={"reference": created["reference"]})
+    no_reason = admin.submit(page, "/admin/erase", reason="")
+    assert no_reason.status_code == 409 and "Say why" in no_reason.text
+    done = admin.follow(admin.submit(page, "/admin/erase", reason="erasure request, 5 Dec"))
+    assert f"{created['reference']} erased" in text_of(done.text)
+    assert found_anywhere(session_factory, ["Evangeline Scarsdale"]) == []
+    again = admin.submit(page, "/admin/erase", reason="again")  # the page read before
+    assert again.status_code == 409
+    assert person("triage").get("/admin/erase").status_code == 403

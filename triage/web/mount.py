@@ -10,13 +10,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from triage.config import Settings
-from triage.web import admin, case, dashboard, new_referral, offers, queue, sign_in
+from triage.web import admin, case, dashboard, erase, new_referral, offers, queue, sign_in
 from triage.web.errors import error_page
 from triage.web.pages import ENVIRONMENT, SignInRequired, redirect, sign_in_url
 from triage.web.security import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (sign_in, queue, new_referral, case, offers, dashboard, admin)
+ROUTERS = (sign_in, queue, new_referral, case, offers, dashboard, admin, erase)
 
 
 def add_pages(app: FastAPI, settings: Settings) -> None:
