@@ -181,11 +181,13 @@ class TestScheduler:
             notifier=LogNotifier(),
         )
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"deadline-sweep", "report-fold"}
+        assert set(jobs) == {"deadline-sweep", "report-fold", "retention"}
         for job in jobs.values():
             assert (job.coalesce, job.max_instances) == (True, 1)
-            assert job.trigger.interval.total_seconds() == settings.sweep_seconds
-            assert job.next_run_time == clock()  # a restart sweeps (and folds) at once
+            every = settings.retention_hours * 3600 if job.id == "retention" else (
+                settings.sweep_seconds)  # fmt: skip
+            assert job.trigger.interval.total_seconds() == every
+            assert job.next_run_time == clock()  # a restart sweeps (folds, retains) at once
 
 
 class TestAlerts:
