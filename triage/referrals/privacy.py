@@ -11,8 +11,9 @@ audit line each says it was done, and how, with no personal data in it.
 
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,9 +88,12 @@ def run_retention(
     dry_run: bool = False,
     batch: int = BATCH,
     limit: int | None = None,
+    on_batch: Callable[[int, float], None] | None = None,
 ) -> RetentionReport:
     """Anonymise every referral past its period on `as_of`, in batches of `batch`, each in
-    its own transaction (a replica's claim skips another's rows); or, `dry_run`, list them."""
+    its own transaction (a replica's claim skips another's rows); or, `dry_run`, list them.
+    `on_batch(count, seconds)` hears of each batch once committed: how long, from its claim
+    to its commit, it held its locks."""
     report = RetentionReport(as_of=as_of, dry_run=dry_run)
     due = due_condition(retention, as_of)
     if dry_run:
@@ -100,15 +104,21 @@ def run_retention(
                 report.by_period[retention.period_for(reason, crime)[0]] += 1
                 report.references.append(reference)
         return report
+    after: tuple[datetime, UUID] | None = None
     while limit is None or report.anonymised < limit:
         size = batch if limit is None else min(batch, limit - report.anonymised)
+        started = time.perf_counter()
         with transaction(factory) as session:
-            claimed = repository.claim_to_anonymise(session, due, size)
+            claimed = repository.claim_to_anonymise(session, due, size, after)
             if not claimed:
                 break
-            periods = {i: retention.period_for(reason, crime)[0] for i, reason, crime, _ in claimed}
+            after = (claimed[-1][4], claimed[-1][0])
+            periods = {i: retention.period_for(reason, crime)[0]
+                       for i, reason, crime, _, _ in claimed}  # fmt: skip
             detail = {i: {"how": "retention", "period": p} for i, p in periods.items()}
             anonymise(session, list(periods), caller=SYSTEM, now=now, detail=detail)
+        if on_batch is not None:
+            on_batch(len(claimed), time.perf_counter() - started)
         report.anonymised += len(claimed)
         report.by_period.update(periods.values())
     return report

@@ -416,20 +416,33 @@ PERSONAL_COLUMNS = ("victim_full_name", "victim_date_of_birth", "victim_phone", 
 ANONYMISED_NAME = "anonymised"
 
 
+Claimed = tuple[UUID, str | None, str, str, datetime]  # id, reason, crime, reference, closed
+
+
 def claim_to_anonymise(
-    session: Session, due: ColumnElement[bool], limit: int
-) -> list[tuple[UUID, str | None, str, str]]:
-    """Up to `limit` referrals `due` and not anonymised, oldest closure first, locked for this
-    transaction; rows another replica holds are skipped (PostgreSQL), not waited for. Each
-    as (id, closure reason, crime type, reference)."""
+    session: Session,
+    due: ColumnElement[bool],
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[Claimed]:
+    """Up to `limit` referrals `due` and not anonymised, oldest closure first (after `after`,
+    the last one a run claimed before: the ones not due are not read again), locked for this
+    transaction; rows another replica holds are skipped (PostgreSQL), not waited for."""
+    query = select(Referral.id, Referral.closure_reason, Referral.crime_type,
+                   Referral.reference, Referral.closed_at).where(
+        Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)  # fmt: skip
+    if after is not None:
+        closed, last = after
+        query = query.where(
+            Referral.closed_at >= closed,
+            or_(Referral.closed_at > closed, Referral.id > last),
+        )
     rows = session.execute(
-        select(Referral.id, Referral.closure_reason, Referral.crime_type, Referral.reference)
-        .where(Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)
-        .order_by(Referral.closed_at)
+        query.order_by(Referral.closed_at, Referral.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Referral)
     )
-    return [(r.id, r.closure_reason, r.crime_type, r.reference) for r in rows]
+    return [(r.id, r.closure_reason, r.crime_type, r.reference, r.closed_at) for r in rows]
 
 
 def due_to_anonymise(
