@@ -246,14 +246,18 @@ def test_the_role_pages_at_320_pixels(browser: Any, server: Server, checked: Che
         ("demo-triage", ["/queue", "/referrals/new", "/alerts"]),
         ("worker-core-general", ["/offers"]),
         ("demo-commissioner", ["/dashboard"]),
-        ("demo-admin", ["/admin/users", "/admin/providers", "/admin/providers/core-general"]),
-    ):
+        ("demo-admin", ["/admin/users", "/admin/providers", "/admin/providers/core-general",
+                        "/admin/access", "/admin/erase"]),
+    ):  # fmt: skip
         person = Person(browser, server, username, checked, width=320)
         for path in paths:
             person.go(path)
         if username == "demo-triage":
             person.page.locator("table a").first.click()
-            person.reached()
+            person.reached()  # the case page, its Privacy section included
+            case_path = person.page.url.split("?")[0].removeprefix(server.base)
+            person.go(f"{case_path}/subject-access")
+            person.go(f"{case_path}/subject-access?reason=an+accessibility+check")
         person.close()
     admin = Person(browser, server, "demo-admin", checked)
     admin.shot("admin-users")
