@@ -33,6 +33,7 @@ from triage.reports.cli import report_app
 from triage.routing.check import CheckReport
 from triage.rule_sources import RulePaths, RulesError, RuleSources, check_rule_set, load_directory
 from triage.sharing.cli import export_app
+from triage.sharing.partners import PARTNERS_FILE, load_partners
 
 app = typer.Typer(help="Victim referral triage and routing service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -228,6 +229,7 @@ def _checked(paths: RulePaths) -> RuleSources:
     try:
         report: CheckReport = check_rule_set(paths.rule_set)
         rules = RuleSources.load(paths, report.rule_set)
+        partners = load_partners(paths.editions.parent / PARTNERS_FILE, areas=rules.areas)
     except RulesError as error:
         typer.echo(f"rule set {paths.rule_set} has {len(error.problems)} problem(s):", err=True)
         for problem in error.problems:
@@ -240,7 +242,8 @@ def _checked(paths: RulePaths) -> RuleSources:
         f"{len(rule_set.directory.providers)} providers, {report.shapes_checked} referral shapes "
         f"covered, {len(rules.editions)} Victims' Code editions, retention "
         f"{rules.retention.version} ({len(rules.retention.periods)} periods, default "
-        f"{rules.retention.default_months} months); checked in {elapsed:.0f} ms"
+        f"{rules.retention.default_months} months), {len(partners.partners)} sharing "
+        f"partners; checked in {elapsed:.0f} ms"
     )
     return rules
 

@@ -35,6 +35,7 @@ ENTRY_NAMES = {
     "providers": ("provider", "code"),
     "rights": ("right", "id"),
     "periods": ("period", "id"),
+    "partners": ("partner", "code"),
 }
 
 

@@ -87,6 +87,30 @@ class TestRulesCommands:
         assert done.returncode == 1
         assert "unknown provider 'da-nowhere'" in done.stderr
 
+    @pytest.mark.parametrize(
+        ("file", "old", "new", "named"),
+        [
+            (
+                "retention.toml",
+                "months = 6",
+                "months = 0",
+                "period 'not-for-this-service' field months",
+            ),
+            ("partners.toml", '"derby_city"', '"atlantis"', "atlantis"),
+        ],
+    )
+    def test_check_names_a_problem_in_the_retention_or_partners_file(
+        self, url: str, tmp_path: Path, file: str, old: str, new: str, named: str
+    ) -> None:
+        rules = tmp_path / "routing_rules"
+        shutil.copytree(ROOT / "routing_rules", rules)
+        path = rules / file
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new, 1))
+        done = triage("rules", "check", url=url, TRIAGE_RULES_DIR=str(rules))
+        assert done.returncode == 1, done.stdout
+        assert str(path) in done.stderr and named in done.stderr, done.stderr
+
     def test_load_reports_what_it_added_then_that_nothing_changed(self, url: str) -> None:
         first = triage("rules", "load", url=url)
         assert first.returncode == 0 and "10 added" in first.stdout, first.stdout + first.stderr

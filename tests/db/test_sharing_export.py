@@ -392,11 +392,11 @@ class TestPartnersFile:
             ),
             (
                 ('code = "city"\n', 'code = "city"\ncolour = "red"\n'),
-                "partners.0.colour: Extra inputs are not permitted",
+                "partner 'city' field colour: Extra inputs are not permitted",
             ),
             (
                 ('crime_types = ["domestic_abuse"]', 'crime_types = ["shoplifting"]'),
-                "partners.2.crime_types.0",
+                "partner 'city-da' field crime_types.0",
             ),
         ],
     )

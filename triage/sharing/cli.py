@@ -14,11 +14,9 @@ from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
 from triage.rule_sources import RulePaths, RulesError, load_directory
 from triage.sharing import service as sharing_service
-from triage.sharing.partners import PartnersFile, load_partners
+from triage.sharing.partners import PARTNERS_FILE, PartnersFile, load_partners
 from triage.sharing.protocol import SharingWriter
 from triage.sharing.schemas import SharingRecord
-
-PARTNERS_FILE = "partners.toml"  # beside the rule sets and retention.toml in routing_rules/
 
 export_app = typer.Typer(
     help="Exports to partner agencies: the sharing export (routing_rules/partners.toml).",

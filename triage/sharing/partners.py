@@ -26,6 +26,9 @@ from triage.rule_sources import RulesError, read_model
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,49}$")]
 
 
+PARTNERS_FILE = "partners.toml"  # beside the rule sets and retention.toml in routing_rules/
+
+
 class Partner(BaseModel):
     """One partner agency: what it may see (areas, crime types) and why (purposes)."""
 
