@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from triage.config import Settings  # noqa: E402
 from triage.db import make_engine, make_session_factory  # noqa: E402
 from triage.reports import activity, compliance, conversion  # noqa: E402
-from triage.reports.service import last_quarter  # noqa: E402
-from triage.rule_sources import load_editions  # noqa: E402
+from triage.reports.service import ReportRequest, last_quarter, run_report  # noqa: E402
+from triage.rule_sources import RuleSources, load_editions  # noqa: E402
 
 NAIVE_CRIME = (
     "SELECT crime_type, count(*) FROM referrals "
@@ -150,6 +150,20 @@ def measure(url: str) -> int:
                 f"{name:<28} {ms:8.1f} ms   {speedup:6.1f}x the naive {grouping} query   "
                 f"{'PASS' if ok else 'FAIL'}"
             )
+        # Issue 17: as a request is served (run_report, answers remembered while the
+        # rollups' generation holds; best of 5 after the first), against >= 50x, < 20 ms.
+        rules = RuleSources.from_settings(settings)
+        print()
+        for grouping in ("crime_type", "month"):
+            asked = ReportRequest(kind="conversion", start=start, end=end, group_by=grouping)
+            ms = best(lambda asked=asked: run_report(  # type: ignore[misc]
+                session, fold_first=False, caller=None, request=asked, now=now, rules=rules,
+                settings=settings))  # fmt: skip
+            speedup = naive[grouping] / ms
+            ok = speedup >= 50 and ms < 20
+            print(f"{'conversion by ' + grouping + ', served':<28} {ms:8.1f} ms   "
+                  f"{speedup:6.1f}x the naive {grouping} query   "
+                  f"{'PASS' if ok else 'FAIL'} (issue 17: >= 50x, < 20 ms)")  # fmt: skip
         explain(session, engine, start, end, now)
     engine.dispose()
     return 2 if missed else 0

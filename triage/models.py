@@ -9,7 +9,7 @@ from triage.imports.models import ImportJob, ImportReject
 from triage.notifications.models import OutboxMessage
 from triage.providers.models import Provider
 from triage.referrals.models import ContactAttempt, Lockdown, LockdownUser, Offer, Referral
-from triage.reports.models import ReportCase, ReportCount, ReportFold
+from triage.reports.models import ReportCase, ReportCount, ReportFold, ReportGeneration
 from triage.routing.models import RoutingDecision
 from triage.vcop.models import EntitlementCheck
 
@@ -32,6 +32,7 @@ __all__ = [
     "ReportCase",
     "ReportCount",
     "ReportFold",
+    "ReportGeneration",
     "RoutingDecision",
     "Token",
     "User",

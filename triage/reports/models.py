@@ -48,3 +48,15 @@ class ReportFold(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     as_of: Mapped[datetime]
+
+
+class ReportGeneration(Base):
+    """A random token written, in the same transaction, by whatever changes the rollups
+    (one row): an answer computed from them holds while the token it was computed at is
+    still the one stored (the conversion report's cache). Random, not a counter, so that a
+    change rolled back can never hand its token to another."""
+
+    __tablename__ = "report_generations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -2,6 +2,7 @@
 a scan of referrals), and keeping them (claiming changed referrals, reading their audit
 events and check lines, writing facts and counts, in bulk on PostgreSQL)."""
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +30,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 from triage.audit.models import AuditEvent
 from triage.db import SORT_MEMORY, table_of
 from triage.referrals.models import Referral
-from triage.reports.models import ReportCase, ReportCount, ReportFold
+from triage.reports.models import ReportCase, ReportCount, ReportFold, ReportGeneration
 from triage.vcop.models import EntitlementCheck
 from triage.vcop.rights import NOT_TRACKED
 
@@ -246,6 +248,7 @@ def empty_rollups(session: Session) -> None:
     """No counts, no folded facts, every referral to be folded again."""
     session.execute(delete(ReportCount))
     session.execute(delete(ReportCase))
+    new_generation(session)
     session.execute(update(table_of(Referral)).values(reported_version=0))
 
 
@@ -267,6 +270,7 @@ def apply_delta(session: Session, delta: Delta) -> int:
         session.execute(
             statement, [dict(zip(columns, row, strict=True)) for row in rows[start : start + 2000]]
         )
+    new_generation(session)
     return len(rows)
 
 
@@ -307,7 +311,28 @@ def merge_counts(cursor: Any, table: str, *, upsert: bool = True) -> int:
             f" ON CONFLICT ({key}) DO UPDATE SET count = report_counts.count + EXCLUDED.count"
         )
     cursor.execute(statement)
-    return int(cursor.rowcount)
+    changed = int(cursor.rowcount)
+    if changed:
+        cursor.execute(NEW_GENERATION, (secrets.token_hex(16),))
+    return changed
+
+
+# A new rollup generation (ReportGeneration), written by every change to the rollups.
+NEW_GENERATION = (
+    "INSERT INTO report_generations (id, token) VALUES (1, %s) "
+    "ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token"
+)
+
+
+def new_generation(session: Session) -> None:
+    """The rollups changed in this transaction: answers computed before no longer hold."""
+    session.execute(text(NEW_GENERATION.replace("%s", ":token")),
+                    {"token": secrets.token_hex(16)})  # fmt: skip
+
+
+def generation(session: Session) -> str | None:
+    """The rollups' current generation: None until they first change."""
+    return session.scalar(select(ReportGeneration.token).where(ReportGeneration.id == 1))
 
 
 def create_count_load(connection: Any, table: str) -> None:

@@ -1,6 +1,9 @@
 """Reports for commissioners and admins: fold what changed, then read the rollups."""
 
+import pickle
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -13,7 +16,7 @@ from triage.caller import Caller, require_role
 from triage.config import Settings
 from triage.errors import InvalidInput
 from triage.lifecycle.codes import Role
-from triage.reports import activity, compliance, conversion, fold
+from triage.reports import activity, compliance, conversion, fold, repository
 from triage.reports.facts import DIMENSIONS, slice_of
 from triage.rule_sources import RuleSources
 
@@ -43,6 +46,42 @@ class ReportRequest:
     quarter: str | None = None
     area: str | None = None  # the conversion and compliance reports of one area,
     crime_type: str | None = None  # one crime type, or both
+
+
+Answer = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+class _Remembered:
+    """The last answers computed, by what was asked and the rollups' generation they were
+    computed at (ReportGeneration): a fold, rebuild or fill that changes the rollups writes
+    a new generation in its transaction, so an answer is reused only while its figures still
+    hold. Each process keeps its own, pickled: each caller gets its own copy (unpickling is
+    several times cheaper than a deep copy)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.kept = size, OrderedDict[tuple[Any, ...], bytes]()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Answer | None:
+        if key[0] is None:  # rollups never written: nothing to hold on to
+            return None
+        with self.lock:
+            found = self.kept.get(key)
+            if found is not None:
+                self.kept.move_to_end(key)
+        return pickle.loads(found) if found is not None else None  # noqa: S301 (our own bytes)
+
+    def put(self, key: tuple[Any, ...], answer: Answer) -> Answer:
+        if key[0] is not None:
+            kept = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            with self.lock:
+                self.kept[key] = kept
+                while len(self.kept) > self.size:
+                    self.kept.popitem(last=False)
+        return answer
+
+
+_CONVERSIONS = _Remembered(64)
 
 
 def run_report(
@@ -85,9 +124,11 @@ def run_report(
                     "with area or crime_type, group_by may only be month",
                     field=("query", "group_by"),
                 )
-            answer, rows = conversion.conversion(
+            key = (repository.generation(session), start, end, request.group_by, where)
+            answer, rows = _CONVERSIONS.get(key) or _CONVERSIONS.put(key, conversion.conversion(
                 session, start=start, end=end, group_by=request.group_by, as_of=now, where=where
-            )
+            ))  # fmt: skip
+            answer = {**answer, "as_of": now.isoformat()}
         case "vcop":
             answer, rows = compliance.vcop_compliance(
                 session,
