@@ -5,6 +5,7 @@ Revises: 0017
 Create Date: 2026-12-05 23:26:06.173969
 """
 
+import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,6 +27,10 @@ def upgrade() -> None:
     sa.Column('token', sa.String(length=32), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_generations'))
     )
+    # The rollups as they stand are a generation too: answers computed from them may be
+    # remembered until the next change writes a new token.
+    op.execute(sa.text("INSERT INTO report_generations (id, token) VALUES (1, :token)")
+               .bindparams(token=secrets.token_hex(16)))
     # ### end Alembic commands ###
 
 
