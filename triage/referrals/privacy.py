@@ -98,7 +98,7 @@ def run_retention(
     due = due_condition(retention, as_of)
     if dry_run:
         with factory() as session:
-            for _, reason, crime, reference in repository.due_to_anonymise(
+            for _, reason, crime, reference, _ in repository.due_to_anonymise(
                 session, due, limit or 1_000_000
             ):
                 report.by_period[retention.period_for(reason, crime)[0]] += 1

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Text,
     and_,
     bindparam,
@@ -428,6 +429,20 @@ def claim_to_anonymise(
     """Up to `limit` referrals `due` and not anonymised, oldest closure first (after `after`,
     the last one a run claimed before: the ones not due are not read again), locked for this
     transaction; rows another replica holds are skipped (PostgreSQL), not waited for."""
+    query = _to_anonymise(due, limit, after).with_for_update(skip_locked=True, of=Referral)
+    return [(r.id, r.closure_reason, r.crime_type, r.reference, r.closed_at)
+            for r in session.execute(query)]  # fmt: skip
+
+
+def due_to_anonymise(session: Session, due: ColumnElement[bool], limit: int) -> list[Claimed]:
+    """What `claim_to_anonymise` would claim, read without locking (a dry run)."""
+    return [(r.id, r.closure_reason, r.crime_type, r.reference, r.closed_at)
+            for r in session.execute(_to_anonymise(due, limit, None))]  # fmt: skip
+
+
+def _to_anonymise(
+    due: ColumnElement[bool], limit: int, after: tuple[datetime, UUID] | None
+) -> Select[UUID, str | None, str, str, datetime | None]:
     query = select(Referral.id, Referral.closure_reason, Referral.crime_type,
                    Referral.reference, Referral.closed_at).where(
         Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)  # fmt: skip
@@ -437,25 +452,7 @@ def claim_to_anonymise(
             Referral.closed_at >= closed,
             or_(Referral.closed_at > closed, Referral.id > last),
         )
-    rows = session.execute(
-        query.order_by(Referral.closed_at, Referral.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Referral)
-    )
-    return [(r.id, r.closure_reason, r.crime_type, r.reference, r.closed_at) for r in rows]
-
-
-def due_to_anonymise(
-    session: Session, due: ColumnElement[bool], limit: int
-) -> list[tuple[UUID, str | None, str, str]]:
-    """What `claim_to_anonymise` would claim, read without locking (a dry run)."""
-    rows = session.execute(
-        select(Referral.id, Referral.closure_reason, Referral.crime_type, Referral.reference)
-        .where(Referral.closed_at.is_not(None), Referral.anonymised_at.is_(None), due)
-        .order_by(Referral.closed_at)
-        .limit(limit)
-    )
-    return [(r.id, r.closure_reason, r.crime_type, r.reference) for r in rows]
+    return query.order_by(Referral.closed_at, Referral.id).limit(limit)
 
 
 def personal_values(session: Session, referral_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
