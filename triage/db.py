@@ -15,7 +15,18 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, exc, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    exc,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -133,6 +144,52 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+# Where a session in a `write_behind` block keeps its queued statements (in `Session.info`).
+_BEHIND = "triage.db.write_behind"
+
+
+def write(
+    session: Session, statement: Executable, rows: dict[str, Any] | list[dict[str, Any]]
+) -> None:
+    """Run a statement that writes rows and reads nothing back (an append to a log, a flag
+    cleared): now, or, in a `write_behind` block, at the block's end."""
+    queued: dict[Executable, list[dict[str, Any]]] | None = session.info.get(_BEHIND)
+    if queued is None:
+        session.execute(statement, rows)
+    else:
+        queued.setdefault(statement, []).extend(rows if isinstance(rows, list) else [rows])
+
+
+def writing_behind(session: Session) -> bool:
+    """Whether the session is in a `write_behind` block (changes then reach the database at
+    its end, not at each `flush`)."""
+    return _BEHIND in session.info
+
+
+@contextmanager
+def write_behind(session: Session) -> Iterator[None]:
+    """Within the block, `write` queues its statements; at its end the ORM's changes are
+    flushed, then each queued statement runs once with all its rows, in the order first
+    queued: a sweep's batch of hundreds of referrals costs a few round trips, not several
+    for each.
+
+    Only for work whose referrals are independent (each statement's rows of one referral
+    must not depend on another's) and that reads none of the queued rows back inside the
+    block. An error inside leaves nothing queued; the caller's transaction rolls back.
+    """
+    if writing_behind(session):
+        raise RuntimeError("write_behind blocks do not nest")
+    queued: dict[Executable, list[dict[str, Any]]] = {}
+    session.info[_BEHIND] = queued
+    try:
+        yield
+        session.flush()
+        for statement, rows in queued.items():
+            session.execute(statement, rows)
+    finally:
+        del session.info[_BEHIND]
 
 
 def ping(engine: Engine) -> None:

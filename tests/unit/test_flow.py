@@ -1,14 +1,17 @@
 """ReferralFlow against the lifecycle of DESIGN section 3: legal and illegal transitions."""
 
+import threading
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statemachine.exceptions import TransitionNotAllowed
 
 from triage.lifecycle.codes import Event, State
-from triage.lifecycle.flow import ReferralFlow
+from triage.lifecycle.flow import ReferralFlow, flow_for
 from triage.lifecycle.guards import ReferralFacts, failed_guards
 
 # Facts under which every guard on stored data passes.
@@ -262,3 +265,65 @@ class TestEnabledEvents:
             facts = facts_for(State.awaiting_provider, next_candidate=candidate)
             enabled = {e.id for e in flow.enabled_events(facts=facts, fields=None)}
             assert {"decline", "expire"} <= enabled
+
+
+class TestOneFlowPerThread:
+    """`flow_for` moves one flow from referral to referral; it must answer and change each
+    exactly as a new flow on that referral would."""
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.integers(0, 3),
+                st.sampled_from(list(Event)),
+                st.one_of(st.none(), st.just("SVS")),
+            ),
+            max_size=30,
+        )
+    )
+    def test_a_reused_flow_agrees_with_a_new_flow_on_every_referral(self, steps):
+        reused = [SimpleNamespace(state=State.received.value) for _ in range(4)]
+        fresh = [SimpleNamespace(state=State.received.value) for _ in range(4)]
+        for index, event, next_candidate in steps:
+            facts = facts_for(State(reused[index].state), next_candidate=next_candidate)
+            outcomes = []
+            for flow, referral in (
+                (flow_for(reused[index]), reused[index]),
+                (ReferralFlow(fresh[index]), fresh[index]),
+            ):
+                allowed = sorted(e.id for e in flow.allowed_events)
+                try:
+                    flow.send(event.value, facts=facts, fields=GOOD_FIELDS[event])
+                    refused = False
+                except TransitionNotAllowed:
+                    refused = True
+                outcomes.append((allowed, refused, referral.state))
+            assert outcomes[0] == outcomes[1]
+        assert [r.state for r in reused] == [r.state for r in fresh]
+
+    def test_a_flow_that_closed_a_referral_is_not_moved_onto_the_next(self):
+        closing = SimpleNamespace(state=State.assessing.value)
+        flow = flow_for(closing)
+        flow.send("close", facts=facts_for(State.assessing), fields={"reason": "duplicate"})
+        assert closing.state == State.closed and flow.is_terminated
+        following = SimpleNamespace(state=State.received.value)
+        again = flow_for(following)
+        assert again is not flow
+        again.send("log_contact_attempt", facts=facts_for(State.received), fields=None)
+        assert following.state == State.contacting
+
+    def test_each_thread_has_a_flow_of_its_own(self):
+        flows: list[ReferralFlow] = []
+        threads = [
+            threading.Thread(
+                target=lambda: flows.append(flow_for(SimpleNamespace(state="received")))
+            )
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        mine = flow_for(SimpleNamespace(state="received"))
+        assert len({id(flows[0]), id(flows[1]), id(mine)}) == 3

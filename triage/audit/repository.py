@@ -9,17 +9,18 @@ from sqlalchemy import ColumnElement, String, Uuid, column, func, insert, select
 from sqlalchemy.orm import Session
 
 from triage.audit.models import AuditEvent
-from triage.db import table_of
+from triage.db import table_of, write
 
 
 def append(session: Session, values: dict[str, Any]) -> None:
-    """Write one line now, in the caller's transaction (not on flush)."""
-    session.execute(_INSERT, values)
+    """Write one line now, in the caller's transaction (not on flush; in a `write_behind`
+    block, at its end)."""
+    write(session, _INSERT, values)
 
 
 def append_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write several lines now, in one executemany."""
-    session.execute(_INSERT, rows)
+    """Write several lines now, in one executemany (in a `write_behind` block, at its end)."""
+    write(session, _INSERT, rows)
 
 
 # A Core insert built once, its values passed as parameters: the cheapest way to append.

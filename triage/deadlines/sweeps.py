@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.caller import SYSTEM
 from triage.config import Settings
-from triage.db import transaction
+from triage.db import transaction, write_behind
 from triage.deadlines import repository
 from triage.deadlines.alerts import NewAlert, Notify, alerted_since, raise_alert, raise_alerts
 from triage.deadlines.spikes import judge_spike
@@ -132,20 +132,27 @@ def _sweep(
     """Claim due referrals a batch at a time, each batch in its own transaction, and
     `handle` each; answers how many were handled.
 
-    A batch's referrals are loaded together, and the alerts its handlers raise are inserted
-    together at its end, in its transaction: a few statements per batch instead of several
-    per referral.
+    A batch's referrals are loaded together, their changes written together at the end
+    (`write_behind`), and the alerts its handlers raise inserted together after them, in
+    its transaction: a few statements per batch instead of several per referral. The
+    batches share one session, so the providers' load is counted once a sweep (a GROUP BY
+    over every open offer: 60 ms at 1,000,000) and kept in step with the sweep's offers.
     """
     handled = 0
-    for _ in range(MAX_BATCHES):
-        with transaction(factory) as session:
-            claimed, seen = claim(session, now, batch)
-            raised: list[NewAlert] = []
-            for context in load_many(session, referral_ids=claimed, rules=rules, settings=settings):
-                handled += handle(session, context, raised)
-            raise_alerts(session, raised, now=now, notify=_notify(settings))
-        if seen < batch:
-            break
+    with factory() as session:
+        for _ in range(MAX_BATCHES):
+            with session.begin():
+                claimed, seen = claim(session, now, batch)
+                raised: list[NewAlert] = []
+                with write_behind(session):
+                    for context in load_many(
+                        session, referral_ids=claimed, rules=rules, settings=settings
+                    ):
+                        handled += handle(session, context, raised)
+                raise_alerts(session, raised, now=now, notify=_notify(settings))
+            session.expunge_all()  # the next batch reads its referrals afresh
+            if seen < batch:
+                break
     return handled
 
 

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from triage.db import table_of
+from triage.db import table_of, write
 from triage.notifications.models import OutboxMessage
 
 
 def add_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    session.execute(_INSERT, list(rows))
+    write(session, _INSERT, list(rows))
 
 
 _INSERT = insert(table_of(OutboxMessage))

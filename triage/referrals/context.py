@@ -30,7 +30,7 @@ from triage.lifecycle.codes import (
     Role,
     State,
 )
-from triage.lifecycle.flow import ReferralFlow
+from triage.lifecycle.flow import flow_for
 from triage.lifecycle.guards import ReferralFacts
 from triage.referrals import repository
 from triage.referrals.inputs import routing_input, vcop_facts
@@ -199,7 +199,7 @@ class ReferralContext:
         if caller.role not in EVENTS_BY_ROLE:
             return []
         facts = self.facts()
-        flow = ReferralFlow(self.referral)
+        flow = flow_for(self.referral)
         enabled = {e.id for e in flow.enabled_events(facts=facts, fields=None)}
         mine = EVENTS_BY_ROLE[caller.role]
         if caller.role == Role.provider:

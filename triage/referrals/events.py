@@ -14,9 +14,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from triage.audit import service as audit
 from triage.caller import Caller
+from triage.db import writing_behind
 from triage.errors import Conflict, Forbidden, InvalidInput
 from triage.lifecycle.codes import EVENTS_BY_ROLE, Event, OfferAnswer, Role, State
-from triage.lifecycle.flow import ReferralFlow
+from triage.lifecycle.flow import flow_for
 from triage.lifecycle.guards import describe, failed_guards
 from triage.providers import repository as provider_repository
 from triage.referrals import offers, repository
@@ -73,7 +74,7 @@ def apply_event(
     facts = context.facts()
     if caller.role == Role.provider and event not in provider_events(facts, caller.provider_code):
         refuse(context, caller, ["not_allowed_in_state"])
-    flow = ReferralFlow(referral)
+    flow = flow_for(referral)
     if event.value not in {e.id for e in flow.allowed_events}:
         refuse(context, caller, ["not_allowed_in_state"])
     if event in ROUTED_EVENTS:
@@ -120,13 +121,18 @@ def record_change(
     detail: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Bump the referral's version (its optimistic lock), write it, and audit the change."""
+    """Bump the referral's version (its optimistic lock), write it, and audit the change.
+
+    In a `write_behind` block (a sweep's batch, its referrals read FOR UPDATE) the row is
+    written with the batch's; a stale version there fails the batch, which rolls back.
+    """
     referral = context.referral
     version_read = referral.version
     referral.version = version_read + 1
     referral.updated_at = now
     try:
-        session.flush()
+        if not writing_behind(session):
+            session.flush()
     except StaleDataError:
         # The row is read FOR UPDATE, so this is a safety net, not the usual path.
         raise EventRefused(

@@ -1,9 +1,10 @@
 """Offering a referral to providers: the rules' decision with the providers' live status,
 the offer and its notice, and each provider's load kept in step.
 
-A provider's load is its cases in support plus its open offers: counted once per transaction
-(a sweep's batch decides hundreds of referrals) and kept exact within it as offers are made
-and answered.
+A provider's load is its cases in support plus its open offers: counted once per session (a
+request's transaction; a deadline sweep's batches, hundreds of referrals each, share one) and
+kept in step within it as its offers are made and answered. What other sessions change
+meanwhile is counted by the next session: a sweep's count is at most its few seconds old.
 """
 
 from dataclasses import replace
@@ -30,7 +31,7 @@ _PROVIDERS = "triage.referrals.offers.providers"
 
 
 def provider_statuses(session: Session) -> dict[str, ProviderStatus]:
-    """Every provider with its live availability, counted once per transaction."""
+    """Every provider with its live availability, counted once per session."""
     cached: dict[str, ProviderStatus] | None = session.info.get(_STATUSES)
     if cached is None:
         providers = provider_repository.all_providers(session)

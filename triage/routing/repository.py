@@ -1,16 +1,21 @@
 """Every query of the routing domain: stored decisions."""
 
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from triage.db import table_of, write
 from triage.routing.models import RoutingDecision
 
 
-def add_decision(session: Session, decision: RoutingDecision) -> RoutingDecision:
-    session.add(decision)
-    return decision
+def add_decision(session: Session, values: dict[str, Any]) -> None:
+    """Keep one decision (now; in a `write_behind` block, at its end)."""
+    write(session, _INSERT, values)
+
+
+_INSERT = insert(table_of(RoutingDecision))
 
 
 def latest_decision(session: Session, referral_id: UUID) -> RoutingDecision | None:

@@ -26,25 +26,25 @@ def store_decision(
     chosen: str | None,
     by_hand: bool,
     now: datetime,
-) -> RoutingDecision:
+) -> None:
     """Keep a decision with the rule set's version and hash, in the event's transaction."""
-    return repository.add_decision(
+    repository.add_decision(
         session,
-        RoutingDecision(
-            referral_id=referral_id,
-            decided_at=now,
-            decided_by=decided_by,
-            trigger=trigger,
-            rule_set_version=decision.rule_set_version,
-            rule_set_hash=decision.rule_set_hash,
-            matched_rules=list(decision.matched_rules),
-            candidates=[asdict(c) for c in decision.candidates],
-            skipped=[asdict(s) for s in decision.skipped],
-            chosen_provider=chosen,
-            by_hand=by_hand,
-            rules_would_choose=decision.first,
-            no_route_reason=None if chosen else decision.no_route_reason,
-        ),
+        {
+            "referral_id": referral_id,
+            "decided_at": now,
+            "decided_by": decided_by,
+            "trigger": trigger,
+            "rule_set_version": decision.rule_set_version,
+            "rule_set_hash": decision.rule_set_hash,
+            "matched_rules": list(decision.matched_rules),
+            "candidates": [asdict(c) for c in decision.candidates],
+            "skipped": [asdict(s) for s in decision.skipped],
+            "chosen_provider": chosen,
+            "by_hand": by_hand,
+            "rules_would_choose": decision.first,
+            "no_route_reason": None if chosen else decision.no_route_reason,
+        },
     )
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from triage.db import table_of
+from triage.db import table_of, write
 from triage.vcop.models import EntitlementCheck
 
 
@@ -15,8 +15,8 @@ def add_checks(session: Session, rows: Sequence[dict[str, Any]], *, supersede: U
     """Append check-log rows; with `supersede`, that referral's current rows stop being
     current first."""
     if supersede is not None:
-        session.execute(_SUPERSEDE, {"of_referral": supersede})
-    session.execute(_INSERT_CHECK, list(rows))
+        write(session, _SUPERSEDE, {"of_referral": supersede})
+    write(session, _INSERT_CHECK, list(rows))
 
 
 # Built once; run with parameters (the check log is written on every event).
