@@ -609,7 +609,7 @@ def profile_real(found: Targets, args: argparse.Namespace) -> None:
     raw = Path(tempfile.mkdtemp(prefix="bench-intake-profile-")) / "real.txt"
     seconds = args.warmup + args.duration
     sampler = subprocess.Popen(
-        [spy, "record", "--pid", str(pid(found.real)), "--rate", "250", "--format", "raw",
+        [spy, "record", "--pid", str(pid(found.real)), "--rate", "250", "--format", "raw", "--gil",
          "--duration", str(int(seconds)), "--nonblocking", "--output", str(raw)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -631,7 +631,7 @@ def profile_real(found: Targets, args: argparse.Namespace) -> None:
         own[frames[-1]] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)
-    print(f"{total:,} samples of the real server (threads at work: py-spy leaves idle ones out)")
+    print(f"{total:,} samples of the real server (holding the GIL: Python at work, not waiting)")
     for title, counts in (("inclusive", inclusive), ("self", own)):
         print(f"top functions, {title}:")
         for frame, count in counts.most_common(40 if title == "inclusive" else 25):

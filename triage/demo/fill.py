@@ -29,6 +29,7 @@ from triage.demo.rows import COLUMNS, Rows
 from triage.demo.world import DAYS, World, build_world
 from triage.lifecycle.codes import Role
 from triage.reports import facts as case_facts
+from triage.reports import fold
 from triage.reports import repository as reports_repository
 from triage.rule_sources import RuleSources
 
@@ -180,7 +181,7 @@ def _here(
             else:
                 written += repository.insert_rows(connection, Base.metadata.tables, rows)
         report(len(chunk))
-    delta = tables.to_delta(summed)
+    delta = fold.to_delta(summed)
     with transaction(factory) as session:
         reports_repository.apply_delta(session, delta)  # on PostgreSQL by COPY and one upsert
     return written + len(delta)
@@ -256,7 +257,7 @@ def _work(plan: Plan, url: str, chunks: Sequence[range], queue: Any) -> None:
             if writing is not None:
                 writing.result()
             with connection.transaction(), connection.cursor() as cursor:
-                changes = tables.to_delta(summed)
+                changes = fold.to_delta(summed)
                 counts = ((*key, count) for key, count in changes.items() if count)
                 reports_repository.copy_counts(cursor, ROLLUP_LOAD, counts)
         queue.put(("done", 0))

@@ -3,7 +3,7 @@ rollups summed as they are made (`triage.demo.repository` writes them)."""
 
 import gc
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -11,15 +11,13 @@ from triage.demo.cases import make_case
 from triage.demo.rows import ROW_TYPES, AuditEventRow, EntitlementCheckRow, ReportCaseRow, Rows
 from triage.demo.world import World
 from triage.reports import facts as case_facts
-from triage.reports import fold
-from triage.reports.repository import Delta
 
 
 def generate(
     world: World, numbers: Iterable[int], seed: int, summed: Counter[case_facts.Key]
 ) -> Rows:
     """Rows for referrals `numbers` (one random stream per chunk, from `seed`); their
-    contributions to the rollups are added to `summed` (see `to_delta`)."""
+    contributions to the rollups are added to `summed` (see `fold.to_delta`)."""
     rng = random.Random(seed)
     tables: Rows = {name: [] for name in ROW_TYPES}
     timezone = world.settings.timezone
@@ -80,13 +78,6 @@ def _collector_paused() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
-
-
-def to_delta(summed: Counter[case_facts.Key]) -> Delta:
-    """What `fold.add` of every summed contribution makes: each count by every period."""
-    delta: Delta = defaultdict(int)
-    fold.add_counts(delta, summed)
-    return delta
 
 
 def check_lines(checks: list[EntitlementCheckRow]) -> list[dict[str, object]]:

@@ -7,9 +7,10 @@ rollups the new facts' contribution less the old one's. The events' own transact
 nothing more than they did: reports cost intake nothing (ADR 9).
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,16 +71,20 @@ def fold_referrals(
     events = repository.audit_events_of(session, ids)
     checks = repository.current_checks_of(session, ids)
     old = repository.folded_facts(session, ids)
-    delta: Delta = defaultdict(int)
+    # Every count added and taken away, summed over the batch before it is spread over the
+    # periods: referrals of a day share most of their keys.
+    added: list[case_facts.Key] = []
+    taken: list[case_facts.Key] = []
+    timezone = settings.timezone
     cases = []
     for referral_id in ids:
         if referral_id in old:
-            add(delta, case_facts.from_json(old[referral_id]), settings.timezone, sign=-1)
+            taken += case_facts.contribution_keys(case_facts.from_json(old[referral_id]), timezone)
         facts = case_facts.fold(events.get(referral_id, ()), specialisms=specialisms)
         if facts is None:
             continue
-        facts = case_facts.rights(facts, checks.get(referral_id, ()), settings.timezone)
-        add(delta, facts, settings.timezone)
+        facts = case_facts.rights(facts, checks.get(referral_id, ()), timezone)
+        added += case_facts.contribution_keys(facts, timezone)
         cases.append(
             {
                 "referral_id": referral_id,
@@ -88,13 +93,17 @@ def fold_referrals(
                 "folded_at": now,
             }
         )
+    summed = Counter(added)
+    summed.subtract(taken)
     repository.replace_folded(session, ids, cases)
-    repository.apply_delta(session, delta)
+    repository.apply_delta(session, to_delta(summed))
 
 
-def add(delta: Delta, facts: case_facts.CaseFacts, timezone: str, *, sign: int = 1) -> None:
-    """Add (or with `sign=-1` take away) one referral's contribution, by each period."""
-    add_counts(delta, case_facts.contribution(facts, timezone), sign=sign)
+def to_delta(summed: Mapping[case_facts.Key, int]) -> Delta:
+    """Summed counts by day as the rollups keep them: by day, by month and by quarter."""
+    delta: Delta = defaultdict(int)
+    add_counts(delta, summed)
+    return delta
 
 
 def add_counts(delta: Delta, counts: Mapping[case_facts.Key, int], *, sign: int = 1) -> None:
@@ -104,6 +113,7 @@ def add_counts(delta: Delta, counts: Mapping[case_facts.Key, int], *, sign: int 
             delta[(measure, period, start, key, subkey)] += sign * count
 
 
+@lru_cache(maxsize=4096)
 def periods(day: date) -> tuple[tuple[str, date], ...]:
     """The rollup periods a day falls in: the day ("d"), its month ("m"), its quarter ("q")."""
     return (
