@@ -122,7 +122,7 @@ def create_app(
     )
     app.state.clock = clock
     app.state.rules = rules
-    app.state.authenticate = auth_service.authenticate
+    app.state.authenticate = auth_service.RememberedCallers(settings.token_cache_seconds)
     app.state.sign_in_gate = SignInGate(
         checks=settings.password_checks,
         hold=settings.sign_in_refusal_hold_seconds,

@@ -4,6 +4,7 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
     rules_dir: Path = PROJECT_ROOT / "routing_rules"
     rule_set: str = "derbyshire"
     token_hours: float = 8.0
+    # How long a server remembers the caller of a bearer token (ADR 21): a token revoked
+    # or a user disabled elsewhere (another server, the command line) is refused within this
+    # long; at once by the server that revoked it. 0: every request looks its token up.
+    token_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # A signed-in page session ends after this long without a request (DESIGN 9).
     session_idle_hours: float = 8.0
     # Sign-in throttling (DESIGN 12): this many failures in the window for a username, or

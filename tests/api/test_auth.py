@@ -1,8 +1,19 @@
 """Signing in and out: every way of answering 401, and what a token is good for."""
 
 import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
 
 from tests.support import PASSWORD, Api, referral_body
+from triage.auth.models import Token
+from triage.auth.passwords import token_digest
+from triage.auth.service import RememberedCallers, add_user, set_active
+from triage.caller import SYSTEM
+from triage.db import transaction
+from triage.errors import NotAuthenticated
+from triage.lifecycle.codes import Role
 
 
 class TestWithoutAValidToken:
@@ -100,3 +111,51 @@ class TestSigningIn:
         answer = client.post("/api/auth/token", data={"username": "someone"})
         assert answer.status_code == 422, answer.text
         assert any("password" in e["loc"] for e in answer.json()["detail"])
+
+
+class TestRememberedCallers:
+    """A server remembers a token's caller for `token_cache_seconds` (ADR 21)."""
+
+    def test_a_token_revoked_elsewhere_is_refused_once_the_window_has_passed(
+        self, triage: Api, session_factory, clock, settings
+    ) -> None:
+        assert triage.get("/api/referrals").status_code == 200
+        with transaction(session_factory) as session:  # as another server or the CLI would
+            session.execute(update(Token).values(revoked_at=clock()))
+        assert triage.get("/api/referrals").status_code == 200  # remembered
+        clock.advance(seconds=settings.token_cache_seconds)
+        assert triage.get("/api/referrals").status_code == 401
+
+    def test_a_user_disabled_in_this_process_is_refused_at_once(
+        self, sign_in, session_factory, clock
+    ) -> None:
+        worker = sign_in("triage", username="worker-to-disable")
+        assert worker.get("/api/referrals").status_code == 200
+        with transaction(session_factory) as session:  # as the admin page does
+            set_active(session, caller=SYSTEM, username="worker-to-disable", active=False,
+                       now=clock())  # fmt: skip
+        assert worker.get("/api/referrals").status_code == 401
+
+    def test_never_past_the_tokens_own_expiry(self, triage: Api, clock) -> None:
+        clock.advance(hours=7, minutes=59, seconds=59)
+        assert triage.get("/api/referrals").status_code == 200  # remembered for 2 s more
+        clock.advance(seconds=1)
+        assert triage.get("/api/referrals").status_code == 401
+
+    def test_with_no_window_every_request_looks_its_token_up(
+        self, session_factory, clock, settings
+    ) -> None:
+        token = "a-token-for-the-test"
+        with transaction(session_factory) as session:
+            user = add_user(session, username="looked-up", password=PASSWORD,
+                            role=Role.triage, provider_code=None, now=clock())  # fmt: skip
+            session.flush()
+            expires = clock() + timedelta(hours=1)
+            session.add(Token(user_id=user.id, token_hash=token_digest(token),
+                              created_at=clock(), expires_at=expires))  # fmt: skip
+        callers = RememberedCallers(0)
+        with transaction(session_factory) as session:
+            assert callers(session, token=token, now=clock()).username == "looked-up"
+            session.execute(update(Token).values(revoked_at=clock()))
+            with pytest.raises(NotAuthenticated):
+                callers(session, token=token, now=clock())

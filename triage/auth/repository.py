@@ -61,15 +61,18 @@ def add_token(session: Session, token: Token) -> None:
 CallerRow = tuple[int, str, str, int | None, str | None]
 
 
-def caller_row(session: Session, *, digest: str, now: datetime) -> CallerRow | None:
-    """The user (id, username, role, provider id and code) of a current token, if any."""
+def caller_row(
+    session: Session, *, digest: str, now: datetime
+) -> tuple[CallerRow, datetime] | None:
+    """The user (id, username, role, provider id and code) of a current token, if any, and
+    when the token expires."""
     row = session.execute(_CALLER_BY_DIGEST, {"digest": digest, "now": now}).first()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else ((row[0], row[1], row[2], row[3], row[4]), row[5])
 
 
 # Built once (runs on every request): parameters instead of a new statement per call.
 _CALLER_BY_DIGEST = (
-    select(User.id, User.username, User.role, User.provider_id, Provider.code)
+    select(User.id, User.username, User.role, User.provider_id, Provider.code, Token.expires_at)
     .join(Token, Token.user_id == User.id)
     .outerjoin(Provider, Provider.id == User.provider_id)
     .where(

@@ -209,10 +209,65 @@ def authenticate(
 
 def caller_for_token(session: Session, *, token: str, now: datetime) -> Caller:
     """The caller a bearer token belongs to, if the token is current."""
-    row = repository.caller_row(session, digest=token_digest(token), now=now)
-    if row is None:
+    return _current_caller(session, token_digest(token), now)[0]
+
+
+def _current_caller(session: Session, digest: str, now: datetime) -> tuple[Caller, datetime]:
+    """The caller of a current token, and when the token expires (401 if it is not current)."""
+    found = repository.caller_row(session, digest=digest, now=now)
+    if found is None:
         raise NotAuthenticated("the token is unknown, expired or revoked")
-    return _caller(row)
+    row, expires_at = found
+    return _caller(row), expires_at
+
+
+# Bumped when this process revokes a token or disables a user: every caller remembered
+# before it is forgotten (RememberedCallers).
+_changes = 0
+
+
+def _forget_callers() -> None:
+    global _changes
+    _changes += 1
+
+
+class RememberedCallers:
+    """`authenticate` that remembers the caller of each bearer token for `seconds` (ADR 21):
+    a feed posting hundreds of referrals a second is looked up once a window, not once a
+    request (the lookup was a sixth of intake's Python time; benchmarks/README.md).
+
+    A token revoked, or a user disabled, in this process is forgotten at once (a lookup
+    that raced the revocation's commit is kept `seconds` at most); one revoked by another
+    process (a second server, the command line) is refused within `seconds`. Never past the
+    token's own expiry. `seconds` 0 looks every token up.
+    """
+
+    def __init__(self, seconds: float, *, size: int = 10_000) -> None:
+        self.window = timedelta(seconds=seconds)
+        self.size = size
+        self.remembered: dict[str, tuple[Caller, datetime, int]] = {}
+
+    def __call__(
+        self,
+        session: Session,
+        *,
+        token: str | None,
+        now: datetime,
+        roles: frozenset[Role] | None = None,
+    ) -> Caller:
+        if not token or not self.window:
+            return authenticate(session, token=token, now=now, roles=roles)
+        digest = token_digest(token)
+        seen = self.remembered.get(digest)
+        if seen is not None and seen[2] == _changes and now < seen[1]:
+            caller = seen[0]
+        else:
+            changes = _changes  # read first: a revocation during the lookup forgets it
+            caller, expires_at = _current_caller(session, digest, now)
+            if len(self.remembered) >= self.size:
+                self.remembered.clear()
+            self.remembered[digest] = (caller, min(expires_at, now + self.window), changes)
+        return caller if roles is None else require_role(caller, roles)
 
 
 def _caller(row: repository.CallerRow) -> Caller:
@@ -330,6 +385,7 @@ def reset_password(
         raise InvalidInput("the password needs at least 8 characters", field=("password",))
     user.password_hash = hash_password(password)
     repository.revoke_everything_of(session, user_id=user.id, now=now)
+    _forget_callers()
     _audit_user(session, caller, "password_reset", user, now)
     return user
 
@@ -344,6 +400,7 @@ def set_active(
     user.active = active
     if not active:
         repository.revoke_everything_of(session, user_id=user.id, now=now)
+        _forget_callers()
     _audit_user(session, caller, "user_enabled" if active else "user_disabled", user, now)
     return user
 
@@ -363,6 +420,7 @@ def _audit_user(session: Session, caller: Caller, action: str, user: User, now: 
 def revoke_token(session: Session, *, token: str, now: datetime) -> None:
     """Revoke the token presented; it will not be accepted again."""
     repository.revoke_token(session, digest=token_digest(token), now=now)
+    _forget_callers()
 
 
 def user_named(session: Session, username: str) -> User | None:
