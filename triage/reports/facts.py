@@ -3,12 +3,12 @@
 `fold` reads a referral's audit events in order and answers its `CaseFacts`: when it reached
 each stage of the funnel (DESIGN 5), its offers and their answers, its support spell and how
 it closed. `rights` adds the current line of each Victims' Code right from the check log.
-`contribution` turns facts into the counts they add to the rollups, so a report is a sum of
-contributions and a change of facts is the old contribution taken away and the new added.
+`contribution_keys` turns facts into the counts they add to the rollups, so a report is a
+sum of contributions and a change of facts is the old contribution taken away and the new
+added.
 Nothing here reads a clock or a database.
 """
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -287,14 +287,9 @@ def slice_key(area: str, crime_type: str) -> str:
     return f"{area}|{crime_type}"
 
 
-def contribution(facts: CaseFacts, timezone: str) -> Counter[Key]:
-    """Every count this referral adds to the rollups."""
-    return Counter(contribution_keys(facts, timezone))
-
-
 def contribution_keys(facts: CaseFacts, timezone: str) -> list[Key]:
-    """The same counts as `contribution`, as a list holding each key once per count (in
-    the order they are counted), for summing many referrals in one `Counter.update`."""
+    """Every count this referral adds to the rollups, as a list holding each key once per
+    count (in the order they are counted), for summing many referrals in one `Counter`."""
     keys: list[Key] = []
     _conversion(keys, facts, timezone)
     _activity(keys, facts, timezone)

@@ -102,15 +102,10 @@ def fold_referrals(
 def to_delta(summed: Mapping[case_facts.Key, int]) -> Delta:
     """Summed counts by day as the rollups keep them: by day, by month and by quarter."""
     delta: Delta = defaultdict(int)
-    add_counts(delta, summed)
-    return delta
-
-
-def add_counts(delta: Delta, counts: Mapping[case_facts.Key, int], *, sign: int = 1) -> None:
-    """Add counts by day to the delta as they are kept: by day, by month and by quarter."""
-    for (measure, day, key, subkey), count in counts.items():
+    for (measure, day, key, subkey), count in summed.items():
         for period, start in periods(day):
-            delta[(measure, period, start, key, subkey)] += sign * count
+            delta[(measure, period, start, key, subkey)] += count
+    return delta
 
 
 @lru_cache(maxsize=4096)
